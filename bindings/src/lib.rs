@@ -1,0 +1,1 @@
+//! gridwalk-ffi: thin uniffi layer over gridwalk-core.

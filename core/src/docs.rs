@@ -1,0 +1,341 @@
+//! Automerge documents in SQLite: a compacted snapshot plus incremental changes.
+//!
+//! Every syncable record is one document (`docs` row). A local edit is one Automerge change,
+//! appended to `doc_changes` in the same transaction as the projection rows it affects; the
+//! snapshot is rewritten only when enough acknowledged changes have piled up. Changes the server
+//! has not acknowledged stay as rows (`uploaded = 0`): they are the sync outbox.
+//!
+//! A small cache keeps recently used documents loaded. A document is taken out of the cache
+//! while it is being changed and put back only after the transaction commits, so a failed write
+//! can never leave the cache ahead of the store.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use automerge::transaction::{CommitOptions, Transaction as AmTransaction};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ReadDoc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::error::{Error, Result};
+
+/// Compact a document when this many acknowledged changes sit beside its snapshot.
+const COMPACT_AFTER: i64 = 48;
+/// Documents kept loaded.
+const CACHE_CAPACITY: usize = 256;
+
+/// What a document is; decides its shape and its projections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    /// The community's roster: grids and buildings.
+    Roster,
+    /// A household with its residents, vehicles and visit log.
+    Household,
+    /// An office configuration document (forms, visit policy, calendar, categories).
+    Config,
+    /// An event (snap report, need follow-up, dispute).
+    Event,
+}
+
+impl DocKind {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Roster => "roster",
+            DocKind::Household => "household",
+            DocKind::Config => "config",
+            DocKind::Event => "event",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "roster" => DocKind::Roster,
+            "household" => DocKind::Household,
+            "config" => DocKind::Config,
+            "event" => DocKind::Event,
+            _ => return None,
+        })
+    }
+}
+
+/// Where a document belongs: decides who may receive and change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocMeta {
+    /// Document id.
+    pub id: String,
+    /// Document kind.
+    pub kind: DocKind,
+    /// `community`, `grid:<id>` or `building:<id>`.
+    pub scope: String,
+    /// Building the record belongs to, when it has one (building leads see by building).
+    pub building_id: Option<String>,
+}
+
+/// Loaded documents, least recently used evicted first.
+#[derive(Default)]
+pub(crate) struct DocCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    tick: u64,
+    docs: HashMap<String, (u64, Automerge)>,
+}
+
+impl DocCache {
+    fn take(&self, id: &str) -> Option<Automerge> {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.docs.remove(id).map(|(_, d)| d)
+    }
+
+    fn peek_clone(&self, id: &str) -> Option<Automerge> {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.tick += 1;
+        let tick = c.tick;
+        c.docs.get_mut(id).map(|(t, d)| {
+            *t = tick;
+            d.clone()
+        })
+    }
+
+    pub(crate) fn put(&self, id: &str, doc: Automerge) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.tick += 1;
+        let tick = c.tick;
+        if c.docs.len() >= CACHE_CAPACITY && !c.docs.contains_key(id) {
+            if let Some(oldest) = c
+                .docs
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                c.docs.remove(&oldest);
+            }
+        }
+        c.docs.insert(id.to_string(), (tick, doc));
+    }
+
+    pub(crate) fn clear(&self) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.docs.clear();
+    }
+}
+
+/// Reads a document straight from SQLite (snapshot, then every change row).
+pub(crate) fn load_from_db(conn: &rusqlite::Connection, id: &str) -> Result<Option<Automerge>> {
+    let snapshot: Option<Vec<u8>> = conn
+        .query_row("SELECT snapshot FROM docs WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let Some(snapshot) = snapshot else {
+        return Ok(None);
+    };
+    let mut doc = Automerge::load(&snapshot)
+        .map_err(|e| Error::Corrupt(format!("document {id} does not load: {e}")))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([id])?;
+    while let Some(row) = rows.next()? {
+        let bytes: Vec<u8> = row.get(0)?;
+        doc.load_incremental(&bytes)
+            .map_err(|e| Error::Corrupt(format!("a change of document {id} does not load: {e}")))?;
+    }
+    Ok(Some(doc))
+}
+
+/// Loads a document for reading: from the cache, else from the store (and caches it).
+pub(crate) fn load_for_read(
+    cache: &DocCache,
+    conn: &rusqlite::Connection,
+    id: &str,
+) -> Result<Option<Automerge>> {
+    if let Some(doc) = cache.peek_clone(id) {
+        return Ok(Some(doc));
+    }
+    let doc = load_from_db(conn, id)?;
+    if let Some(d) = &doc {
+        cache.put(id, d.clone());
+    }
+    Ok(doc)
+}
+
+/// Metadata of a stored document.
+pub(crate) fn meta(conn: &rusqlite::Connection, id: &str) -> Result<Option<DocMeta>> {
+    conn.query_row(
+        "SELECT kind, scope, building_id FROM docs WHERE id = ?1",
+        [id],
+        |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        },
+    )
+    .optional()?
+    .map(|(kind, scope, building_id)| {
+        Ok(DocMeta {
+            id: id.to_string(),
+            kind: DocKind::parse(&kind)
+                .ok_or_else(|| Error::Corrupt(format!("document {id} has unknown kind")))?,
+            scope,
+            building_id,
+        })
+    })
+    .transpose()
+}
+
+/// Who is writing: the device's actor id and the person behind it.
+#[derive(Debug, Clone)]
+pub(crate) struct Author {
+    pub actor: ActorId,
+    pub person_id: String,
+}
+
+/// A document checked out of the cache for one write transaction.
+pub(crate) struct Editing<'a> {
+    cache: &'a DocCache,
+    pub meta: DocMeta,
+    pub doc: Automerge,
+    is_new: bool,
+}
+
+impl<'a> Editing<'a> {
+    /// Checks out an existing document.
+    pub fn open(
+        cache: &'a DocCache,
+        tx: &Transaction<'_>,
+        author: &Author,
+        id: &str,
+    ) -> Result<Option<Editing<'a>>> {
+        let Some(meta) = meta(tx, id)? else {
+            return Ok(None);
+        };
+        let doc = match cache.take(id) {
+            Some(d) => d,
+            None => load_from_db(tx, id)?
+                .ok_or_else(|| Error::Corrupt(format!("document {id} vanished")))?,
+        };
+        Ok(Some(Editing {
+            cache,
+            meta,
+            doc: doc.with_actor(author.actor.clone()),
+            is_new: false,
+        }))
+    }
+
+    /// Starts a new, empty document.
+    pub fn create(cache: &'a DocCache, author: &Author, meta: DocMeta) -> Editing<'a> {
+        Editing {
+            cache,
+            meta,
+            doc: Automerge::new().with_actor(author.actor.clone()),
+            is_new: true,
+        }
+    }
+
+    /// Makes one change (one user action = one change) and appends it to the store.
+    /// Returns the change's hash, or `None` when `f` changed nothing.
+    pub fn change<T>(
+        &mut self,
+        tx: &Transaction<'_>,
+        author: &Author,
+        now_ms: i64,
+        f: impl FnOnce(&mut AmTransaction<'_>) -> Result<T>,
+    ) -> Result<(T, Option<ChangeHash>)> {
+        let mut am_tx = self.doc.transaction();
+        let out = match f(&mut am_tx) {
+            Ok(v) => v,
+            Err(e) => {
+                am_tx.rollback();
+                return Err(e);
+            }
+        };
+        let (hash, _) = am_tx.commit_with(
+            CommitOptions::default()
+                .with_message(author.person_id.clone())
+                .with_time(now_ms),
+        );
+        let Some(hash) = hash else {
+            return Ok((out, None));
+        };
+        let change = self
+            .doc
+            .get_change_by_hash(&hash)
+            .ok_or_else(|| Error::Corrupt("the change just made is missing".into()))?;
+        self.persist_change(tx, &change, false, now_ms)?;
+        Ok((out, Some(hash)))
+    }
+
+    /// Stores a change that came from elsewhere (already applied to `self.doc`).
+    pub fn persist_change(
+        &mut self,
+        tx: &Transaction<'_>,
+        change: &Change,
+        uploaded: bool,
+        now_ms: i64,
+    ) -> Result<()> {
+        if self.is_new {
+            tx.execute(
+                "INSERT INTO docs (id, kind, scope, building_id, snapshot, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    self.meta.id,
+                    self.meta.kind.as_str(),
+                    self.meta.scope,
+                    self.meta.building_id,
+                    Automerge::new().save(),
+                    now_ms
+                ],
+            )?;
+            self.is_new = false;
+        } else {
+            tx.execute(
+                "UPDATE docs SET updated_at = ?2, scope = ?3, building_id = ?4 WHERE id = ?1",
+                params![self.meta.id, now_ms, self.meta.scope, self.meta.building_id],
+            )?;
+        }
+        tx.prepare_cached(
+            "INSERT INTO doc_changes (doc_id, hash, bytes, uploaded) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            self.meta.id,
+            change.hash().0.as_slice(),
+            change.raw_bytes(),
+            uploaded
+        ])?;
+        Ok(())
+    }
+
+    /// Folds acknowledged changes into the snapshot when enough have piled up.
+    pub fn maybe_compact(&self, tx: &Transaction<'_>) -> Result<()> {
+        let acked: i64 = tx
+            .prepare_cached("SELECT count(*) FROM doc_changes WHERE doc_id = ?1 AND uploaded = 1")?
+            .query_row([&self.meta.id], |r| r.get(0))?;
+        if acked >= COMPACT_AFTER {
+            compact(tx, &self.meta.id, &self.doc)?;
+        }
+        Ok(())
+    }
+
+    /// Returns the document to the cache; call only after the transaction committed.
+    pub fn finish(self) {
+        self.cache.put(&self.meta.id, self.doc);
+    }
+}
+
+/// Rewrites a document's snapshot and drops the acknowledged change rows it now contains.
+pub(crate) fn compact(tx: &Transaction<'_>, id: &str, doc: &Automerge) -> Result<()> {
+    tx.execute(
+        "UPDATE docs SET snapshot = ?2 WHERE id = ?1",
+        params![id, doc.save()],
+    )?;
+    tx.execute(
+        "DELETE FROM doc_changes WHERE doc_id = ?1 AND uploaded = 1",
+        [id],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,2 @@
+//! gridwalk-server: the community office server.
+fn main() {}
