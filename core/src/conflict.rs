@@ -114,12 +114,12 @@ fn walk(
             path.push(key.clone());
             f(path, obj, &key);
             path.pop();
-        } else if path.len() < MAX_DEPTH {
-            if let Some((Value::Object(ObjType::Map), child)) = all.last().cloned() {
-                path.push(key.clone());
-                walk(doc, &child, path, f);
-                path.pop();
-            }
+        } else if path.len() < MAX_DEPTH
+            && let Some((Value::Object(ObjType::Map), child)) = all.last().cloned()
+        {
+            path.push(key.clone());
+            walk(doc, &child, path, f);
+            path.pop();
         }
     }
 }

@@ -86,6 +86,8 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 }
 
 fn apply_key(conn: &Connection, key: &[u8]) -> Result<()> {
+    // A wrong key is reported as Error::WrongKey; SQLCipher's own stderr log would only add noise.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     // A raw key (x'…') skips SQLCipher's PBKDF2: the key already comes from the platform
     // keystore, and the KDF would cost ~100 ms on every open.
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", hex::encode(key)))?;

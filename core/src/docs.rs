@@ -104,15 +104,15 @@ impl DocCache {
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         c.tick += 1;
         let tick = c.tick;
-        if c.docs.len() >= CACHE_CAPACITY && !c.docs.contains_key(id) {
-            if let Some(oldest) = c
+        if c.docs.len() >= CACHE_CAPACITY
+            && !c.docs.contains_key(id)
+            && let Some(oldest) = c
                 .docs
                 .iter()
                 .min_by_key(|(_, (t, _))| *t)
                 .map(|(k, _)| k.clone())
-            {
-                c.docs.remove(&oldest);
-            }
+        {
+            c.docs.remove(&oldest);
         }
         c.docs.insert(id.to_string(), (tick, doc));
     }
@@ -338,4 +338,75 @@ pub(crate) fn compact(tx: &Transaction<'_>, id: &str, doc: &Automerge) -> Result
         [id],
     )?;
     Ok(())
+}
+
+/// Magic bytes at the start of every Automerge chunk.
+const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+
+/// Decodes one change chunk from another replica, strictly: it must be a single change whose
+/// checksum matches its content (Automerge's own decoder does not check it, so a flipped bit
+/// would otherwise turn into a different, valid-looking change).
+pub fn decode_change(bytes: &[u8]) -> Result<Change> {
+    if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
+        return Err(Error::Corrupt("not an Automerge change".into()));
+    }
+    // Chunk types: 1 = change, 2 = compressed change. Documents (0) and bundles are refused:
+    // a peer sends individual changes, never whole documents.
+    if !matches!(bytes[8], 1 | 2) {
+        return Err(Error::Corrupt(
+            "only individual changes are accepted".into(),
+        ));
+    }
+    let change = Change::from_bytes(bytes.to_vec())
+        .map_err(|e| Error::Corrupt(format!("change does not decode: {e}")))?;
+    if change.hash().0[..4] != bytes[4..8] {
+        return Err(Error::Corrupt("change checksum does not match".into()));
+    }
+    Ok(change)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    fn a_change() -> Vec<u8> {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "address", "安居苑小区1号楼1单元101室")
+            .unwrap();
+        tx.put(automerge::ROOT, "notes", "x".repeat(400)).unwrap();
+        tx.commit();
+        doc.get_changes(&[])[0].raw_bytes().to_vec()
+    }
+
+    #[test]
+    fn every_single_bit_flip_of_a_change_is_refused_or_decodes_to_the_same_change() {
+        let good = a_change();
+        let original = decode_change(&good).unwrap().hash();
+        for i in 0..good.len() {
+            for bit in 0..8 {
+                let mut bad = good.clone();
+                bad[i] ^= 1 << bit;
+                if let Ok(c) = decode_change(&bad) {
+                    panic!(
+                        "flip at byte {i} bit {bit} accepted (same hash: {})",
+                        c.hash() == original
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_changes_and_whole_documents_are_refused() {
+        let good = a_change();
+        for n in 0..good.len() {
+            assert!(decode_change(&good[..n]).is_err());
+        }
+        let mut doc = Automerge::new();
+        doc.transaction().commit();
+        assert!(decode_change(&doc.save()).is_err());
+    }
 }

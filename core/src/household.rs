@@ -116,19 +116,19 @@ pub(crate) fn patch_household<T: Transactable + ReadDoc>(
 /// Checks a patch's values before anything is written.
 pub(crate) fn check_household_patch(p: &HouseholdPatch) -> Result<()> {
     let mut errors = Vec::new();
-    if let Some(a) = &p.address {
-        if a.trim().is_empty() {
-            errors.push(field_error("address", "required", "地址不能为空"));
-        }
+    if let Some(a) = &p.address
+        && a.trim().is_empty()
+    {
+        errors.push(field_error("address", "required", "地址不能为空"));
     }
-    if let Some(a) = p.area_m2 {
-        if !(a.is_finite() && a > 0.0 && a < 100_000.0) {
-            errors.push(field_error(
-                "area_m2",
-                "out_of_range",
-                "面积应在 0–100000 平方米之间",
-            ));
-        }
+    if let Some(a) = p.area_m2
+        && !(a.is_finite() && a > 0.0 && a < 100_000.0)
+    {
+        errors.push(field_error(
+            "area_m2",
+            "out_of_range",
+            "面积应在 0–100000 平方米之间",
+        ));
     }
     finish(errors)
 }
@@ -145,14 +145,14 @@ pub(crate) fn check_household(h: &HouseholdInput) -> Result<()> {
     if h.address.trim().is_empty() {
         errors.push(field_error("address", "required", "地址不能为空"));
     }
-    if let Some(a) = h.area_m2 {
-        if !(a.is_finite() && a > 0.0 && a < 100_000.0) {
-            errors.push(field_error(
-                "area_m2",
-                "out_of_range",
-                "面积应在 0–100000 平方米之间",
-            ));
-        }
+    if let Some(a) = h.area_m2
+        && !(a.is_finite() && a > 0.0 && a < 100_000.0)
+    {
+        errors.push(field_error(
+            "area_m2",
+            "out_of_range",
+            "面积应在 0–100000 平方米之间",
+        ));
     }
     finish(errors)
 }
@@ -228,14 +228,14 @@ pub(crate) fn check_personal(
     if let Some(id) = id_number {
         match validate::check_id_number(id, today) {
             Ok(norm) => {
-                if let (Some(b), Some(from_id)) = (birth, validate::birth_date_from_id(&norm)) {
-                    if b != from_id {
-                        errors.push(field_error(
-                            "birth_date",
-                            "invalid",
-                            "出生日期与身份证号不一致",
-                        ));
-                    }
+                if let (Some(b), Some(from_id)) = (birth, validate::birth_date_from_id(&norm))
+                    && b != from_id
+                {
+                    errors.push(field_error(
+                        "birth_date",
+                        "invalid",
+                        "出生日期与身份证号不一致",
+                    ));
                 }
                 values.push(("id_number", Some(norm)));
             }

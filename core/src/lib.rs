@@ -11,6 +11,7 @@ pub mod calendar;
 pub mod config;
 mod conflict;
 pub mod db;
+pub mod demo;
 pub mod docs;
 pub mod error;
 pub mod form;

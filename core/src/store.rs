@@ -836,10 +836,10 @@ impl Store {
     /// A form definition: the published version from its config document, or the built-in
     /// four-questions form when no document publishes it.
     pub fn form(&self, form_id: &str, version: u32) -> Result<FormDefinition> {
-        if let Some(doc) = self.read_doc(&config::form_doc_id(form_id))? {
-            if let Some(f) = config::read_form(&doc, version) {
-                return Ok(f);
-            }
+        if let Some(doc) = self.read_doc(&config::form_doc_id(form_id))?
+            && let Some(f) = config::read_form(&doc, version)
+        {
+            return Ok(f);
         }
         let builtin = FormDefinition::four_questions();
         if builtin.id == form_id && builtin.version == version {
@@ -854,10 +854,10 @@ impl Store {
 
     /// The newest version of a form.
     pub fn current_form(&self, form_id: &str) -> Result<FormDefinition> {
-        if let Some(doc) = self.read_doc(&config::form_doc_id(form_id))? {
-            if let Some(v) = config::latest_form_version(&doc) {
-                return self.form(form_id, v);
-            }
+        if let Some(doc) = self.read_doc(&config::form_doc_id(form_id))?
+            && let Some(v) = config::latest_form_version(&doc)
+        {
+            return self.form(form_id, v);
         }
         self.form(form_id, FormDefinition::four_questions().version)
     }
@@ -970,11 +970,7 @@ impl Store {
             let changes = d
                 .changes
                 .iter()
-                .map(|b| {
-                    Change::from_bytes(b.clone()).map_err(|e| {
-                        Error::Corrupt(format!("a change of {} does not decode: {e}", d.id))
-                    })
-                })
+                .map(|b| docs::decode_change(b))
                 .collect::<Result<Vec<_>>>()?;
             parsed.push((
                 DocMeta {
@@ -1010,11 +1006,10 @@ impl Store {
             let mut rehouse: HashSet<&str> = bundle.keys.iter().map(|k| k.household_id.as_str()).collect();
             rehouse.extend(bundle.tombstones.iter().map(|t| t.household_id.as_str()));
             for hid in rehouse {
-                if !w.touched.iter().any(|e| e.meta.id == hid) {
-                    if let Some(e) = w.try_edit(hid)? {
+                if !w.touched.iter().any(|e| e.meta.id == hid)
+                    && let Some(e) = w.try_edit(hid)? {
                         w.touched.push(e);
                     }
-                }
             }
             Ok(applied)
         })?;
