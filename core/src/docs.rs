@@ -18,10 +18,11 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::error::{Error, Result};
 
-/// Compact a document when this many acknowledged changes sit beside its snapshot.
-const COMPACT_AFTER: i64 = 48;
-/// Documents kept loaded.
-const CACHE_CAPACITY: usize = 256;
+/// Fold changes into the snapshot once this many sit beside it: loading one snapshot is much
+/// cheaper than applying many small changes.
+const COMPACT_AFTER: i64 = 4;
+/// Documents kept loaded: a whole grid (~400 households) fits, so a day's walk never reloads.
+const CACHE_CAPACITY: usize = 512;
 
 /// What a document is; decides its shape and its projections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,8 +136,9 @@ pub(crate) fn load_from_db(conn: &rusqlite::Connection, id: &str) -> Result<Opti
     };
     let mut doc = Automerge::load(&snapshot)
         .map_err(|e| Error::Corrupt(format!("document {id} does not load: {e}")))?;
-    let mut stmt =
-        conn.prepare_cached("SELECT bytes FROM doc_changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT bytes FROM doc_changes WHERE doc_id = ?1 AND in_snapshot = 0 ORDER BY seq",
+    )?;
     let mut rows = stmt.query([id])?;
     while let Some(row) = rows.next()? {
         let bytes: Vec<u8> = row.get(0)?;
@@ -201,6 +203,9 @@ pub(crate) struct Editing<'a> {
     pub meta: DocMeta,
     pub doc: Automerge,
     is_new: bool,
+    /// Set when the caller already brought the projection rows up to date incrementally, so
+    /// the full re-projection at the end of the write is skipped.
+    pub projected: bool,
 }
 
 impl<'a> Editing<'a> {
@@ -224,6 +229,7 @@ impl<'a> Editing<'a> {
             meta,
             doc: doc.with_actor(author.actor.clone()),
             is_new: false,
+            projected: false,
         }))
     }
 
@@ -234,6 +240,7 @@ impl<'a> Editing<'a> {
             meta,
             doc: Automerge::new().with_actor(author.actor.clone()),
             is_new: true,
+            projected: false,
         }
     }
 
@@ -293,10 +300,17 @@ impl<'a> Editing<'a> {
             )?;
             self.is_new = false;
         } else {
-            tx.execute(
-                "UPDATE docs SET updated_at = ?2, scope = ?3, building_id = ?4 WHERE id = ?1",
-                params![self.meta.id, now_ms, self.meta.scope, self.meta.building_id],
-            )?;
+            // Only when the scope moved: rewriting the row would rewrite the snapshot's pages too.
+            tx.prepare_cached(
+                "UPDATE docs SET updated_at = ?2, scope = ?3, building_id = ?4
+                 WHERE id = ?1 AND (scope IS NOT ?3 OR building_id IS NOT ?4)",
+            )?
+            .execute(params![
+                self.meta.id,
+                now_ms,
+                self.meta.scope,
+                self.meta.building_id
+            ])?;
         }
         tx.prepare_cached(
             "INSERT INTO doc_changes (doc_id, hash, bytes, uploaded) VALUES (?1, ?2, ?3, ?4)",
@@ -310,12 +324,14 @@ impl<'a> Editing<'a> {
         Ok(())
     }
 
-    /// Folds acknowledged changes into the snapshot when enough have piled up.
+    /// Folds the changes into the snapshot when enough have piled up.
     pub fn maybe_compact(&self, tx: &Transaction<'_>) -> Result<()> {
-        let acked: i64 = tx
-            .prepare_cached("SELECT count(*) FROM doc_changes WHERE doc_id = ?1 AND uploaded = 1")?
+        let pending: i64 = tx
+            .prepare_cached(
+                "SELECT count(*) FROM doc_changes WHERE doc_id = ?1 AND in_snapshot = 0",
+            )?
             .query_row([&self.meta.id], |r| r.get(0))?;
-        if acked >= COMPACT_AFTER {
+        if pending >= COMPACT_AFTER {
             compact(tx, &self.meta.id, &self.doc)?;
         }
         Ok(())
@@ -327,16 +343,15 @@ impl<'a> Editing<'a> {
     }
 }
 
-/// Rewrites a document's snapshot and drops the acknowledged change rows it now contains.
+/// Rewrites a document's snapshot; acknowledged change rows it now contains are dropped, and
+/// unacknowledged ones stay as the outbox (marked so loading skips them).
 pub(crate) fn compact(tx: &Transaction<'_>, id: &str, doc: &Automerge) -> Result<()> {
-    tx.execute(
-        "UPDATE docs SET snapshot = ?2 WHERE id = ?1",
-        params![id, doc.save()],
-    )?;
-    tx.execute(
-        "DELETE FROM doc_changes WHERE doc_id = ?1 AND uploaded = 1",
-        [id],
-    )?;
+    tx.prepare_cached("UPDATE docs SET snapshot = ?2 WHERE id = ?1")?
+        .execute(params![id, doc.save()])?;
+    tx.prepare_cached("DELETE FROM doc_changes WHERE doc_id = ?1 AND uploaded = 1")?
+        .execute([id])?;
+    tx.prepare_cached("UPDATE doc_changes SET in_snapshot = 1 WHERE doc_id = ?1")?
+        .execute([id])?;
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 //!                        name, birth_date, id_number, phone, ethnicity, employment, work_place  <- sealed bytes } },
 //!   vehicles:  { <id>: { plate, note } },
 //!   visits:    { <id>: { worker, started, ended, outcome, present: [..], lat, lon, accuracy_m,
-//!                        form_id, form_version, answers: { <field>: value }, photos: [..], notes } },
+//!                        form_id, form_version, answers: "<json>", photos: [..], notes } },
 //!   followups: { <id>: { visit_id, category, description, urgency, due, status } } }
 //! ```
 //! Maps keyed by random ids (not lists) so two workers adding residents or visits offline both
@@ -440,11 +440,12 @@ pub(crate) fn put_visit<T: Transactable + ReadDoc>(
     }
     tx.put(&obj, "form_id", v.form_id.as_str())?;
     tx.put(&obj, "form_version", i64::from(v.form_version))?;
-    let answers = tx.put_object(&obj, "answers", ObjType::Map)?;
+    // A visit is written once and never edited field by field, so its answers are one JSON
+    // value: one operation instead of three per answer (smaller changes, faster saves).
     let sorted: BTreeMap<_, _> = v.answers.iter().collect();
-    for (field, value) in sorted {
-        put_answer(tx, &answers, field, value)?;
-    }
+    let json = serde_json::to_string(&sorted)
+        .map_err(|e| Error::Corrupt(format!("answers do not serialise: {e}")))?;
+    tx.put(&obj, "answers", json)?;
     am::put_str_list(tx, &obj, "photos", &v.photos)?;
     if !v.notes.is_empty() {
         tx.put(&obj, "notes", v.notes.as_str())?;
@@ -478,58 +479,6 @@ pub(crate) fn close_followup<T: Transactable + ReadDoc>(
     tx.put(&fmap, "closed_by", by)?;
     tx.put(&fmap, "close_note", note)?;
     Ok(())
-}
-
-fn put_answer<T: Transactable>(
-    tx: &mut T,
-    obj: &ObjId,
-    field: &str,
-    value: &AnswerValue,
-) -> Result<()> {
-    // Stored as { type, value } so the exact answer type survives the round trip.
-    let a = tx.put_object(obj, field, ObjType::Map)?;
-    match value {
-        AnswerValue::Text(s) => {
-            tx.put(&a, "type", "text")?;
-            tx.put(&a, "value", s.as_str())?;
-        }
-        AnswerValue::Choice(s) => {
-            tx.put(&a, "type", "choice")?;
-            tx.put(&a, "value", s.as_str())?;
-        }
-        AnswerValue::Choices(v) => {
-            tx.put(&a, "type", "choices")?;
-            let list = tx.put_object(&a, "value", ObjType::List)?;
-            for (i, s) in v.iter().enumerate() {
-                tx.insert(&list, i, s.as_str())?;
-            }
-        }
-        AnswerValue::Number(n) => {
-            tx.put(&a, "type", "number")?;
-            tx.put(&a, "value", *n)?;
-        }
-        AnswerValue::Date(d) => {
-            tx.put(&a, "type", "date")?;
-            tx.put(&a, "value", d.to_string())?;
-        }
-        AnswerValue::YesNo(b) => {
-            tx.put(&a, "type", "yes_no")?;
-            tx.put(&a, "value", *b)?;
-        }
-    }
-    Ok(())
-}
-
-fn read_answer<D: ReadDoc>(doc: &D, a: &ObjId) -> Option<AnswerValue> {
-    Some(match am::str(doc, a, "type")?.as_str() {
-        "text" => AnswerValue::Text(am::str(doc, a, "value")?),
-        "choice" => AnswerValue::Choice(am::str(doc, a, "value")?),
-        "choices" => AnswerValue::Choices(am::str_list(doc, a, "value")),
-        "number" => AnswerValue::Number(am::float(doc, a, "value")?),
-        "date" => AnswerValue::Date(am::str(doc, a, "value")?.parse().ok()?),
-        "yes_no" => AnswerValue::YesNo(am::boolean(doc, a, "value")?),
-        _ => return None,
-    })
 }
 
 /// Reads one sealed field, masked or in full.
@@ -693,16 +642,8 @@ pub(crate) fn read_visits<D: ReadDoc>(doc: &D) -> Vec<Visit> {
                 }),
                 _ => None,
             };
-            let answers = am::object(doc, &o, "answers", ObjType::Map)
-                .map(|a| {
-                    am::keys(doc, &a)
-                        .into_iter()
-                        .filter_map(|k| {
-                            let ao = am::object(doc, &a, &k, ObjType::Map)?;
-                            Some((k, read_answer(doc, &ao)?))
-                        })
-                        .collect()
-                })
+            let answers = am::str(doc, &o, "answers")
+                .and_then(|j| serde_json::from_str::<HashMap<String, AnswerValue>>(&j).ok())
                 .unwrap_or_default();
             Some(Visit {
                 household_id: household_id.clone(),

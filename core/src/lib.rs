@@ -17,6 +17,7 @@ pub mod error;
 pub mod form;
 mod household;
 pub mod model;
+pub mod photo;
 pub mod privacy;
 pub mod projection;
 pub mod store;

@@ -136,6 +136,56 @@ pub(crate) fn project_household(
     Ok(())
 }
 
+/// Adds the rows of a newly recorded visit (the same rows [`project_household`] would derive).
+pub(crate) fn add_visit(
+    tx: &Transaction<'_>,
+    visit_id: &str,
+    worker: &str,
+    v: &crate::model::VisitInput,
+    followups: &[crate::model::FollowUp],
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO visits (id, household_id, worker_id, started_at, ended_at, outcome, form_id,
+            form_version, need_count, photo_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        visit_id,
+        v.household_id,
+        worker,
+        v.started_ms,
+        v.ended_ms,
+        v.outcome.as_str(),
+        v.form_id,
+        v.form_version,
+        followups.len() as i64,
+        v.photos.len() as i64
+    ])?;
+    for f in followups {
+        tx.prepare_cached(
+            "INSERT INTO followups (id, household_id, visit_id, category, description, urgency, due_at, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            f.id,
+            f.household_id,
+            f.visit_id,
+            f.category,
+            f.description,
+            f.urgency.as_str(),
+            f.due_ms,
+            f.status
+        ])?;
+    }
+    tx.prepare_cached(
+        "UPDATE households SET visit_count = visit_count + 1,
+            last_visit_at = max(coalesce(last_visit_at, ?2), ?2)
+         WHERE id = ?1",
+    )?
+    .execute(params![v.household_id, v.started_ms])?;
+    Ok(())
+}
+
 fn clear_household(tx: &Transaction<'_>, id: &str) -> Result<()> {
     for sql in [
         "DELETE FROM households WHERE id = ?1",

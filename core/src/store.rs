@@ -188,7 +188,9 @@ impl Store {
             };
             let out = f(&mut w)?;
             for e in w.touched.iter() {
-                projection::project(tx, e.meta.kind, &e.doc)?;
+                if !e.projected {
+                    projection::project(tx, e.meta.kind, &e.doc)?;
+                }
                 e.maybe_compact(tx)?;
             }
             Ok(out)
@@ -654,7 +656,13 @@ impl Store {
             let worker = w.store.author.person_id.clone();
             w.change(e, |tx| {
                 household::put_visit(tx, &visit_id, &worker, v, &followups)
-            })
+            })?;
+            // Saving a visit is the hot path: add its rows instead of re-projecting the household.
+            projection::add_visit(w.tx, &visit_id, &worker, v, &followups)?;
+            if let Some(e) = w.touched.last_mut() {
+                e.projected = true;
+            }
+            Ok(())
         })?;
         Ok(Visit {
             id: visit_id,
