@@ -96,6 +96,14 @@ fn main() {
             visits += 1;
         }
     }
+    // The day ends with a sync, after which the app compacts (off the save path).
+    let t = Instant::now();
+    let compacted = store.compact().unwrap();
+    println!(
+        "compact_after_sync_ms {:.0} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    eprintln!("compacted {compacted} documents");
     eprintln!(
         "built: {} households, {residents} residents, {visits} visits",
         households.len()

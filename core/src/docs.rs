@@ -18,9 +18,11 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::error::{Error, Result};
 
-/// Fold changes into the snapshot once this many sit beside it: loading one snapshot is much
-/// cheaper than applying many small changes.
-const COMPACT_AFTER: i64 = 4;
+/// A save folds the changes into the snapshot only past this many: compaction belongs off the
+/// save path ([`compact_pending`], run after a sync or when the app is idle), this is the backstop.
+const COMPACT_AFTER: i64 = 64;
+/// [`compact_pending`] folds documents with at least this many changes beside the snapshot.
+const COMPACT_IDLE_AFTER: i64 = 2;
 /// Documents kept loaded: a whole grid (~400 households) fits, so a day's walk never reloads.
 const CACHE_CAPACITY: usize = 512;
 
@@ -341,6 +343,27 @@ impl<'a> Editing<'a> {
     pub fn finish(self) {
         self.cache.put(&self.meta.id, self.doc);
     }
+}
+
+/// Compacts every document with changes piled up beside its snapshot (off the save path: loading
+/// one snapshot is much cheaper than applying many small changes). Returns how many were compacted.
+pub(crate) fn compact_pending(tx: &Transaction<'_>, cache: &DocCache) -> Result<usize> {
+    let ids: Vec<String> = tx
+        .prepare(
+            "SELECT doc_id FROM doc_changes WHERE in_snapshot = 0
+             GROUP BY doc_id HAVING count(*) >= ?1",
+        )?
+        .query_map([COMPACT_IDLE_AFTER], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in &ids {
+        let doc = match cache.peek_clone(id) {
+            Some(d) => d,
+            None => load_from_db(tx, id)?
+                .ok_or_else(|| Error::Corrupt(format!("document {id} vanished")))?,
+        };
+        compact(tx, id, &doc)?;
+    }
+    Ok(ids.len())
 }
 
 /// Rewrites a document's snapshot; acknowledged change rows it now contains are dropped, and

@@ -696,3 +696,34 @@ fn the_store_can_be_used_from_several_threads_at_once() {
         .sum();
     assert_eq!(total, 40);
 }
+
+#[test]
+fn compacting_keeps_every_record_and_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let s = Store::open(&path, &KEY, "worker-1").unwrap();
+    s.load_roster(&demo::roster(1, 24, 1)).unwrap();
+    let mut rng = Rng::new(8);
+    for i in 0..5 {
+        s.record_visit(&demo::visit(&mut rng, H1, now() - (i + 1) * DAY))
+            .unwrap();
+    }
+    let before = s.export_all().unwrap();
+    assert!(s.compact().unwrap() >= 1);
+    assert_eq!(s.compact().unwrap(), 0, "nothing left to compact");
+    drop(s);
+    let s = Store::open(&path, &KEY, "worker-1").unwrap();
+    assert_eq!(s.visit_history(H1).unwrap().len(), 5);
+    assert!(
+        !s.everything_uploaded().unwrap(),
+        "compaction does not drop the outbox"
+    );
+    let mut after = s.export_all().unwrap();
+    let mut before = before;
+    for b in [&mut before, &mut after] {
+        for d in &mut b.docs {
+            d.changes.sort();
+        }
+    }
+    assert_eq!(after, before);
+}
