@@ -16,6 +16,7 @@ pub type Answers = BTreeMap<String, AnswerValue>;
 
 /// One answer. Serialised as `{"type": "yes_no", "value": true}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum AnswerValue {
     /// Free text; also the answer type of `id_number` and `phone` fields.
@@ -26,8 +27,10 @@ pub enum AnswerValue {
     Choices(Vec<String>),
     /// A number.
     Number(f64),
-    /// A calendar date.
-    Date(NaiveDate),
+    /// A calendar date as ISO `YYYY-MM-DD` text (the same form it is stored and sent in).
+    /// Validation rejects anything else with [`codes::INVALID`]; a blank string counts as
+    /// "not given", like blank text.
+    Date(String),
     /// Yes (true) or no (false).
     YesNo(bool),
 }
@@ -66,6 +69,7 @@ pub mod codes {
 /// A problem with one answer. `message` is short Chinese for the grid worker and never
 /// repeats the answer, which may be personal data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FieldError {
     /// The field id (for `unknown_field`, the unknown key).
     pub field: String,
@@ -345,9 +349,9 @@ pub enum FormError {
 /// that does not apply.
 fn is_empty(answer: &AnswerValue) -> bool {
     match answer {
-        AnswerValue::Text(s) | AnswerValue::Choice(s) => s.trim().is_empty(),
+        AnswerValue::Text(s) | AnswerValue::Choice(s) | AnswerValue::Date(s) => s.trim().is_empty(),
         AnswerValue::Choices(v) => v.is_empty(),
-        AnswerValue::Number(_) | AnswerValue::Date(_) | AnswerValue::YesNo(_) => false,
+        AnswerValue::Number(_) | AnswerValue::YesNo(_) => false,
     }
 }
 
@@ -457,13 +461,13 @@ impl Field {
                 }
                 None
             }
-            (FieldKind::Date { allow_future }, AnswerValue::Date(date)) => {
-                if !allow_future && *date > today {
+            (FieldKind::Date { allow_future }, AnswerValue::Date(text)) => match parse_date(text) {
+                None => err(codes::INVALID, "日期格式不正确".to_owned()),
+                Some(date) if !allow_future && date > today => {
                     err(codes::FUTURE_DATE, "日期不能晚于今天".to_owned())
-                } else {
-                    None
                 }
-            }
+                Some(_) => None,
+            },
             (FieldKind::IdNumber, AnswerValue::Text(text)) => {
                 validate::check_id_number(text, today)
                     .err()
@@ -476,6 +480,14 @@ impl Field {
             _ => None,
         }
     }
+}
+
+/// Parses a date answer: exactly `YYYY-MM-DD` (no padding left out, no time, no spaces), so one
+/// day has one stored spelling and answers compare equal in conditions.
+fn parse_date(text: &str) -> Option<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == text)
 }
 
 fn required_error(field: &str) -> FieldError {
@@ -966,6 +978,10 @@ mod tests {
         AnswerValue::Choice(s.to_owned())
     }
 
+    fn date(d: NaiveDate) -> AnswerValue {
+        AnswerValue::Date(d.to_string())
+    }
+
     /// (field, code) pairs, in the order reported.
     fn codes_of(errors: &[FieldError]) -> Vec<(&str, &str)> {
         errors
@@ -1099,7 +1115,7 @@ mod tests {
     #[test]
     fn answers_serialise_as_type_and_value() {
         let a = answers(&[
-            ("d", AnswerValue::Date(today())),
+            ("d", date(today())),
             ("y", AnswerValue::YesNo(true)),
             ("m", choices(&["x"])),
         ]);
@@ -1424,16 +1440,44 @@ mod tests {
         ])))
         .unwrap();
         let tomorrow = today().succ_opt().unwrap();
-        let ok = answers(&[
-            ("visited", AnswerValue::Date(today())),
-            ("expires", AnswerValue::Date(tomorrow)),
-        ]);
+        let ok = answers(&[("visited", date(today())), ("expires", date(tomorrow))]);
         assert_eq!(f.validate(&ok, today()), []);
-        let bad = answers(&[("visited", AnswerValue::Date(tomorrow))]);
+        let bad = answers(&[("visited", date(tomorrow))]);
         assert_eq!(
             codes_of(&f.validate(&bad, today())),
             [("visited", "future_date")]
         );
+    }
+
+    #[test]
+    fn a_malformed_date_string_is_invalid_and_a_blank_one_is_not_given() {
+        let f = check_json(small_form(json!([
+            {"id": "visited", "label": "走访日期", "type": "date", "required": true}
+        ])))
+        .unwrap();
+        for bad in [
+            "2025-6-1",
+            "2025-02-30",
+            "15/06/2025",
+            "2025-06-15T08:00:00",
+            " 2025-06-01",
+            "昨天",
+        ] {
+            let a = answers(&[("visited", AnswerValue::Date(bad.to_owned()))]);
+            let errors = f.validate(&a, today());
+            assert_eq!(codes_of(&errors), [("visited", "invalid")], "{bad}");
+            assert!(
+                !errors[0].message.contains(bad),
+                "the message must not echo the answer"
+            );
+        }
+        let blank = answers(&[("visited", AnswerValue::Date("  ".to_owned()))]);
+        assert_eq!(
+            codes_of(&f.validate(&blank, today())),
+            [("visited", "required")]
+        );
+        let ok = answers(&[("visited", AnswerValue::Date("2025-06-01".to_owned()))]);
+        assert_eq!(f.validate(&ok, today()), []);
     }
 
     #[test]
@@ -1579,7 +1623,7 @@ mod tests {
     fn a_new_form_can_be_defined_purely_as_json_and_validated() {
         let form = FormDefinition::from_json(FIRE_SAFETY).unwrap();
         assert_eq!((form.id.as_str(), form.version), ("fire_safety_check", 3));
-        let date = |y, m, d| AnswerValue::Date(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let date = |y, m, d| date(NaiveDate::from_ymd_opt(y, m, d).unwrap());
 
         let good = answers(&[
             ("extinguishers", AnswerValue::Number(2.0)),

@@ -16,14 +16,21 @@ pub mod docs;
 pub mod error;
 pub mod form;
 mod household;
+pub mod http;
 pub mod model;
 pub mod photo;
 pub mod privacy;
 pub mod projection;
 pub mod store;
+pub mod sync;
 pub mod validate;
 
 pub use error::{Error, Result};
 pub use form::{AnswerValue, FieldError, FormDefinition};
 pub use model::*;
 pub use store::{Bundle, Store};
+
+// The records and enums derive uniffi's traits under the `uniffi` feature (for gridwalk-ffi);
+// the derives need this crate's own scaffolding (its `UniFfiTag`).
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();

@@ -15,6 +15,7 @@ macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $variant),+ }
         impl $name {
@@ -110,6 +111,7 @@ impl Urgency {
 
 /// A grid of the roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct GridInput {
     /// Stable id.
     pub id: String,
@@ -119,6 +121,7 @@ pub struct GridInput {
 
 /// A building of the roster.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BuildingInput {
     /// Stable id.
     pub id: String,
@@ -132,6 +135,7 @@ pub struct BuildingInput {
 
 /// A household as the roster or a grid worker registers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HouseholdInput {
     /// Stable id; `None` lets the store match by building/unit/door or create one.
     pub id: Option<String>,
@@ -155,6 +159,7 @@ pub struct HouseholdInput {
 
 /// The whole community roster, loaded at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RosterInput {
     /// Community name.
     pub community_name: String,
@@ -168,6 +173,7 @@ pub struct RosterInput {
 
 /// What a roster load did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct RosterReport {
     /// Households created.
     pub created: u32,
@@ -179,6 +185,7 @@ pub struct RosterReport {
 
 /// A place in the grid hierarchy (grid, building).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Place {
     /// Id.
     pub id: String,
@@ -192,6 +199,7 @@ pub struct Place {
 
 /// Fields of a household to change; `None` leaves a field alone so other people's edits merge.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HouseholdPatch {
     /// New address.
     pub address: Option<String>,
@@ -209,6 +217,7 @@ pub struct HouseholdPatch {
 
 /// A new resident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ResidentInput {
     /// Full name.
     pub name: String,
@@ -236,6 +245,7 @@ pub struct ResidentInput {
 
 /// Fields of a resident to change; `None` leaves a field alone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ResidentPatch {
     /// New name.
     pub name: Option<String>,
@@ -261,6 +271,7 @@ pub struct ResidentPatch {
 
 /// One step in a resident's history (moved in, moved out, deceased …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StatusChange {
     /// Status entered.
     pub status: ResidentStatus,
@@ -274,6 +285,7 @@ pub struct StatusChange {
 
 /// A resident as shown on the phone: sensitive values masked.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Resident {
     /// Id.
     pub id: String,
@@ -307,6 +319,7 @@ pub struct Resident {
 
 /// A vehicle of the household (实有车辆).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Vehicle {
     /// Id.
     pub id: String,
@@ -318,6 +331,7 @@ pub struct Vehicle {
 
 /// A household with everything the detail screen shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Household {
     /// Id.
     pub id: String,
@@ -349,6 +363,7 @@ pub struct Household {
 
 /// A household in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct HouseholdSummary {
     /// Id.
     pub id: String,
@@ -378,6 +393,7 @@ pub struct HouseholdSummary {
 
 /// Where a visit happened, when the worker chose to attach it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Location {
     /// Latitude, degrees.
     pub lat: f64,
@@ -389,6 +405,7 @@ pub struct Location {
 
 /// A need raised during a visit (困难需求); becomes an open follow-up.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct NeedInput {
     /// Category, e.g. "低保", "房屋维修".
     pub category: String,
@@ -402,6 +419,7 @@ pub struct NeedInput {
 
 /// A household visit as the worker records it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct VisitInput {
     /// Household visited.
     pub household_id: String,
@@ -431,6 +449,7 @@ pub struct VisitInput {
 
 /// A follow-up of a need.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct FollowUp {
     /// Id.
     pub id: String,
@@ -452,6 +471,7 @@ pub struct FollowUp {
 
 /// A recorded visit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Visit {
     /// Id.
     pub id: String,
@@ -485,6 +505,7 @@ pub struct Visit {
 
 /// A household due for a visit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DueHousehold {
     /// The household.
     pub household: HouseholdSummary,
@@ -496,6 +517,7 @@ pub struct DueHousehold {
 
 /// Visit coverage of one grid.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct GridCounts {
     /// Grid.
     pub grid_id: String,
@@ -507,6 +529,7 @@ pub struct GridCounts {
 
 /// A resident search hit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ResidentHit {
     /// Resident.
     pub resident_id: String,
@@ -522,6 +545,7 @@ pub struct ResidentHit {
 
 /// A field that two people changed at the same time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Conflict {
     /// Path of the field, e.g. `address` or `residents/<id>/phone`.
     pub path: String,
@@ -531,6 +555,7 @@ pub struct Conflict {
 
 /// One competing value of a conflict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct ConflictValue {
     /// The value as text (personal values masked).
     pub value: String,
@@ -542,6 +567,7 @@ pub struct ConflictValue {
 
 /// Why personal data was revealed; recorded in the access log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct AccessEntry {
     /// Sequence number.
     pub seq: i64,

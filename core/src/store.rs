@@ -25,6 +25,7 @@ use crate::household::{self, field_error, finish};
 use crate::model::*;
 use crate::privacy::{self, ResidentKey};
 use crate::projection;
+use crate::sync::{Outbox, PROTOCOL_VERSION, SyncReply, SyncRequest};
 
 /// Asia/Shanghai: UTC+8 all year (China has no daylight saving time).
 pub fn shanghai() -> chrono::FixedOffset {
@@ -967,62 +968,106 @@ impl Store {
     /// Merges what another replica sent. All or nothing: a damaged change rejects the whole
     /// bundle and leaves the store as it was. Returns the number of new changes applied.
     pub fn import(&self, bundle: &Bundle) -> Result<usize> {
-        let mut parsed = Vec::with_capacity(bundle.docs.len());
-        for d in &bundle.docs {
-            let kind = DocKind::parse(&d.kind).ok_or_else(|| {
-                Error::field(
-                    "kind",
-                    "invalid",
-                    format!("unknown document kind in {}", d.id),
-                )
-            })?;
-            let changes = d
-                .changes
-                .iter()
-                .map(|b| docs::decode_change(b))
-                .collect::<Result<Vec<_>>>()?;
-            parsed.push((
-                DocMeta {
-                    id: d.id.clone(),
-                    kind,
-                    scope: d.scope.clone(),
-                    building_id: d.building_id.clone(),
-                },
-                changes,
-            ));
+        let parsed = parse_bundle(bundle)?;
+        let applied = self.write(|w| w.import(bundle, parsed))?;
+        if !bundle.tombstones.is_empty() {
+            self.scrub()?;
         }
-        let applied = self.write(|w| {
-            for t in &bundle.tombstones {
-                w.tx.execute("DELETE FROM resident_keys WHERE resident_id = ?1", [&t.resident_id])?;
-                w.tx.execute(
-                    "INSERT OR IGNORE INTO resident_tombstones (resident_id, household_id, deleted_at, uploaded) VALUES (?1, ?2, ?3, 1)",
-                    params![t.resident_id, t.household_id, t.deleted_ms],
-                )?;
-            }
-            for k in &bundle.keys {
-                ResidentKey::from_slice(&k.key)?;
-                w.tx.execute(
-                    "INSERT OR IGNORE INTO resident_keys (resident_id, household_id, key, uploaded)
-                     SELECT ?1, ?2, ?3, 1 WHERE NOT EXISTS (SELECT 1 FROM resident_tombstones WHERE resident_id = ?1)",
-                    params![k.resident_id, k.household_id, k.key],
-                )?;
-            }
-            let mut applied = 0;
-            for (meta, changes) in parsed {
-                applied += w.apply_remote(meta, changes)?;
-            }
-            // Households whose keys came or went need their projections redone.
-            let mut rehouse: HashSet<&str> = bundle.keys.iter().map(|k| k.household_id.as_str()).collect();
-            rehouse.extend(bundle.tombstones.iter().map(|t| t.household_id.as_str()));
-            for hid in rehouse {
-                if !w.touched.iter().any(|e| e.meta.id == hid)
-                    && let Some(e) = w.try_edit(hid)? {
-                        w.touched.push(e);
+        Ok(applied)
+    }
+
+    /// The next sync request: the cursor and up to `limit` unacknowledged changes (plus keys
+    /// and tombstones), with the rows to mark uploaded once the server acknowledges them.
+    pub fn sync_request(&self, limit: usize) -> Result<(SyncRequest, Outbox)> {
+        self.db.read(|c| {
+            let cursor = c
+                .query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |r| r.get::<_, Vec<u8>>(0))
+                .optional()?
+                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(0);
+            let mut outbox = Outbox::default();
+            let mut push = Bundle::default();
+            let mut stmt = c.prepare_cached(
+                "SELECT c.seq, c.doc_id, c.bytes, d.kind, d.scope, d.building_id
+                 FROM doc_changes c JOIN docs d ON d.id = c.doc_id
+                 WHERE c.uploaded = 0 ORDER BY c.seq LIMIT ?1",
+            )?;
+            let mut rows = stmt.query([limit as i64 + 1])?;
+            let mut index: HashMap<String, usize> = HashMap::new();
+            while let Some(r) = rows.next()? {
+                if outbox.change_seqs.len() == limit {
+                    outbox.full = true;
+                    break;
+                }
+                let doc_id: String = r.get(1)?;
+                let i = match index.get(&doc_id) {
+                    Some(i) => *i,
+                    None => {
+                        push.docs.push(DocChanges {
+                            id: doc_id.clone(),
+                            kind: r.get(3)?,
+                            scope: r.get(4)?,
+                            building_id: r.get(5)?,
+                            changes: Vec::new(),
+                        });
+                        index.insert(doc_id, push.docs.len() - 1);
+                        push.docs.len() - 1
                     }
+                };
+                push.docs[i].changes.push(r.get(2)?);
+                outbox.change_seqs.push(r.get(0)?);
             }
+            let mut stmt = c.prepare_cached(
+                "SELECT resident_id, household_id, key FROM resident_keys WHERE uploaded = 0",
+            )?;
+            push.keys = stmt
+                .query_map([], |r| {
+                    Ok(KeyRecord { resident_id: r.get(0)?, household_id: r.get(1)?, key: r.get(2)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT resident_id, household_id, deleted_at FROM resident_tombstones WHERE uploaded = 0",
+            )?;
+            push.tombstones = stmt
+                .query_map([], |r| {
+                    Ok(Tombstone { resident_id: r.get(0)?, household_id: r.get(1)?, deleted_ms: r.get(2)? })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            outbox.key_ids = push.keys.iter().map(|k| k.resident_id.clone()).collect();
+            outbox.tombstone_ids = push.tombstones.iter().map(|t| t.resident_id.clone()).collect();
+            Ok((SyncRequest { version: PROTOCOL_VERSION, cursor, push }, outbox))
+        })
+    }
+
+    /// Applies a server's reply to a request built from `outbox`: marks the pushed rows
+    /// uploaded, merges what came down and moves the cursor, in one transaction.
+    /// Returns the number of new changes applied.
+    pub fn sync_commit(&self, outbox: &Outbox, reply: &SyncReply) -> Result<usize> {
+        let parsed = parse_bundle(&reply.pull)?;
+        let applied = self.write(|w| {
+            let mut stmt =
+                w.tx.prepare_cached("UPDATE doc_changes SET uploaded = 1 WHERE seq = ?1")?;
+            for seq in &outbox.change_seqs {
+                stmt.execute([seq])?;
+            }
+            let mut stmt = w
+                .tx
+                .prepare_cached("UPDATE resident_keys SET uploaded = 1 WHERE resident_id = ?1")?;
+            for id in &outbox.key_ids {
+                stmt.execute([id])?;
+            }
+            let mut stmt = w.tx.prepare_cached(
+                "UPDATE resident_tombstones SET uploaded = 1 WHERE resident_id = ?1",
+            )?;
+            for id in &outbox.tombstone_ids {
+                stmt.execute([id])?;
+            }
+            let applied = w.import(&reply.pull, parsed)?;
+            set_meta(w.tx, "sync_cursor", &reply.cursor.to_be_bytes())?;
             Ok(applied)
         })?;
-        if !bundle.tombstones.is_empty() {
+        if !reply.pull.tombstones.is_empty() {
             self.scrub()?;
         }
         Ok(applied)
@@ -1202,6 +1247,48 @@ impl<'s> Writer<'s, '_> {
         }
     }
 
+    /// Merges a bundle from another replica (changes already decoded by [`parse_bundle`]).
+    fn import(&mut self, bundle: &Bundle, parsed: Vec<(DocMeta, Vec<Change>)>) -> Result<usize> {
+        let w = self;
+        for t in &bundle.tombstones {
+            w.tx.execute(
+                "DELETE FROM resident_keys WHERE resident_id = ?1",
+                [&t.resident_id],
+            )?;
+            w.tx.execute(
+                    "INSERT OR IGNORE INTO resident_tombstones (resident_id, household_id, deleted_at, uploaded) VALUES (?1, ?2, ?3, 1)",
+                    params![t.resident_id, t.household_id, t.deleted_ms],
+                )?;
+        }
+        for k in &bundle.keys {
+            ResidentKey::from_slice(&k.key)?;
+            w.tx.execute(
+                    "INSERT OR IGNORE INTO resident_keys (resident_id, household_id, key, uploaded)
+                     SELECT ?1, ?2, ?3, 1 WHERE NOT EXISTS (SELECT 1 FROM resident_tombstones WHERE resident_id = ?1)",
+                    params![k.resident_id, k.household_id, k.key],
+                )?;
+        }
+        let mut applied = 0;
+        for (meta, changes) in parsed {
+            applied += w.apply_remote(meta, changes)?;
+        }
+        // Households whose keys came or went need their projections redone.
+        let mut rehouse: HashSet<&str> = bundle
+            .keys
+            .iter()
+            .map(|k| k.household_id.as_str())
+            .collect();
+        rehouse.extend(bundle.tombstones.iter().map(|t| t.household_id.as_str()));
+        for hid in rehouse {
+            if !w.touched.iter().any(|e| e.meta.id == hid)
+                && let Some(e) = w.try_edit(hid)?
+            {
+                w.touched.push(e);
+            }
+        }
+        Ok(applied)
+    }
+
     /// Applies changes from another replica; stores only the ones that are new here.
     fn apply_remote(&mut self, meta: DocMeta, changes: Vec<Change>) -> Result<usize> {
         let mut e = match self.try_edit(&meta.id)? {
@@ -1229,6 +1316,35 @@ impl<'s> Writer<'s, '_> {
         self.touched.push(e);
         Ok(n)
     }
+}
+
+/// Decodes every change of a bundle strictly before anything is written.
+fn parse_bundle(bundle: &Bundle) -> Result<Vec<(DocMeta, Vec<Change>)>> {
+    let mut parsed = Vec::with_capacity(bundle.docs.len());
+    for d in &bundle.docs {
+        let kind = DocKind::parse(&d.kind).ok_or_else(|| {
+            Error::field(
+                "kind",
+                "invalid",
+                format!("unknown document kind in {}", d.id),
+            )
+        })?;
+        let changes = d
+            .changes
+            .iter()
+            .map(|b| docs::decode_change(b))
+            .collect::<Result<Vec<_>>>()?;
+        parsed.push((
+            DocMeta {
+                id: d.id.clone(),
+                kind,
+                scope: d.scope.clone(),
+                building_id: d.building_id.clone(),
+            },
+            changes,
+        ));
+    }
+    Ok(parsed)
 }
 
 const SUMMARY_SQL: &str =
