@@ -14,7 +14,7 @@ use rusqlite::{Connection, InterruptHandle, OpenFlags, Transaction, TransactionB
 use crate::error::{Error, Result};
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Length of the store key in bytes (a raw 256-bit SQLCipher key).
 pub const KEY_LEN: usize = 32;
@@ -178,6 +178,7 @@ fn init(tx: &Transaction<'_>) -> Result<()> {
 fn upgrade_from(tx: &Transaction<'_>, from: i64) -> Result<()> {
     match from {
         1 => tx.execute_batch(UPGRADE_1_TO_2)?,
+        2 => tx.execute_batch(crate::event_store::UPGRADE_2_TO_3)?,
         _ => {
             return Err(Error::Corrupt(format!(
                 "no upgrade path from schema version {from}"

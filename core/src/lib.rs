@@ -14,6 +14,8 @@ pub mod db;
 pub mod demo;
 pub mod docs;
 pub mod error;
+pub mod event_store;
+pub mod events;
 pub mod form;
 mod household;
 pub mod http;

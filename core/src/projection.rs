@@ -15,7 +15,14 @@ use crate::model::ResidentStatus;
 use crate::privacy::ResidentKey;
 
 /// The projection tables, in the order they are cleared and compared.
-pub const TABLES: &[&str] = &["places", "households", "residents", "visits", "followups"];
+pub const TABLES: &[&str] = &[
+    "places",
+    "households",
+    "residents",
+    "visits",
+    "followups",
+    "events",
+];
 
 /// Loads the keys of a household's residents.
 pub(crate) fn keyring(conn: &Connection, household_id: &str) -> Result<Keyring> {
@@ -236,7 +243,8 @@ pub(crate) fn project(tx: &Transaction<'_>, kind: DocKind, doc: &Automerge) -> R
             project_household(tx, doc, &keys)
         }
         DocKind::Roster => project_roster(tx, doc),
-        DocKind::Config | DocKind::Event => Ok(()),
+        DocKind::Event => crate::event_store::project_event(tx, doc),
+        DocKind::Config => Ok(()),
     }
 }
 

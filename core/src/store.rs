@@ -99,13 +99,13 @@ pub struct Bundle {
 
 /// The offline store of one device.
 pub struct Store {
-    db: Db,
-    cache: DocCache,
-    author: Author,
+    pub(crate) db: Db,
+    pub(crate) cache: DocCache,
+    pub(crate) author: Author,
     device_id: String,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
@@ -178,7 +178,7 @@ impl Store {
 
     /// Runs one write: `f` changes documents through `w`; the projections of every touched
     /// document are rewritten; then the transaction commits and the documents go back to the cache.
-    fn write<T>(&self, f: impl FnOnce(&mut Writer<'_, '_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Writer<'_, '_>) -> Result<T>) -> Result<T> {
         let mut touched: Vec<Editing<'_>> = Vec::new();
         let out = self.db.write(|tx| {
             let mut w = Writer {
@@ -1087,7 +1087,7 @@ impl Store {
         })
     }
 
-    fn read_doc(&self, id: &str) -> Result<Option<Automerge>> {
+    pub(crate) fn read_doc(&self, id: &str) -> Result<Option<Automerge>> {
         self.db.read(|c| docs::load_for_read(&self.cache, c, id))
     }
 
@@ -1104,16 +1104,16 @@ enum Upsert {
 }
 
 /// The state of one write transaction.
-struct Writer<'s, 't> {
-    store: &'s Store,
-    tx: &'t Transaction<'t>,
-    touched: &'t mut Vec<Editing<'s>>,
-    now: i64,
+pub(crate) struct Writer<'s, 't> {
+    pub(crate) store: &'s Store,
+    pub(crate) tx: &'t Transaction<'t>,
+    pub(crate) touched: &'t mut Vec<Editing<'s>>,
+    pub(crate) now: i64,
 }
 
 impl<'s> Writer<'s, '_> {
     /// Checks a document out for editing (reusing one already checked out in this write).
-    fn try_edit(&mut self, id: &str) -> Result<Option<Editing<'s>>> {
+    pub(crate) fn try_edit(&mut self, id: &str) -> Result<Option<Editing<'s>>> {
         if let Some(i) = self.touched.iter().position(|e| e.meta.id == id) {
             return Ok(Some(self.touched.swap_remove(i)));
         }
@@ -1132,7 +1132,7 @@ impl<'s> Writer<'s, '_> {
     }
 
     /// Makes one change to a checked-out document and keeps it for projection and caching.
-    fn change<T>(
+    pub(crate) fn change<T>(
         &mut self,
         mut e: Editing<'s>,
         f: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<T>,
@@ -1142,7 +1142,7 @@ impl<'s> Writer<'s, '_> {
         Ok(r?.0)
     }
 
-    fn change_or_create<T>(
+    pub(crate) fn change_or_create<T>(
         &mut self,
         meta: DocMeta,
         f: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<T>,
@@ -1369,13 +1369,13 @@ fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdSummary> {
     })
 }
 
-fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<Vec<u8>>> {
+pub(crate) fn get_meta(tx: &Transaction<'_>, key: &str) -> Result<Option<Vec<u8>>> {
     Ok(tx
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?)
 }
 
-fn set_meta(tx: &Transaction<'_>, key: &str, value: &[u8]) -> Result<()> {
+pub(crate) fn set_meta(tx: &Transaction<'_>, key: &str, value: &[u8]) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
         params![key, value],
