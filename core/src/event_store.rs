@@ -339,6 +339,39 @@ impl Store {
         self.event(&id).map(|v| v.event)
     }
 
+    /// Opens an event for a need raised at a visit (困难需求), so the office follows it up in
+    /// the closed loop; the follow-up stays linked through the household.
+    pub fn event_from_need(&self, followup_id: &str) -> Result<Event> {
+        let (household_id, description, building, grid): (String, String, String, String) = self
+            .db
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT f.household_id, f.category || ': ' || f.description, h.building_id, h.grid_id
+                     FROM followups f JOIN households h ON h.id = f.household_id WHERE f.id = ?1",
+                    [followup_id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?)
+            })?
+            .ok_or_else(|| Error::not_found("follow-up", followup_id))?;
+        self.report_event(&EventInput {
+            grid_id: grid,
+            source: events::EventSource::Need,
+            category: "need".into(),
+            place: events::EventPlace {
+                building_id: Some(building),
+                unit: None,
+                text: String::new(),
+                lat: None,
+                lon: None,
+            },
+            description,
+            photos: Vec::new(),
+            household_id: Some(household_id),
+            parties: Vec::new(),
+        })
+    }
+
     /// An event with deadlines as of now.
     pub fn event(&self, id: &str) -> Result<EventView> {
         self.event_at(id, now_ms())

@@ -103,6 +103,7 @@ pub struct Store {
     pub(crate) cache: DocCache,
     pub(crate) author: Author,
     device_id: String,
+    path: std::path::PathBuf,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -153,7 +154,26 @@ impl Store {
                 person_id: person_id.to_string(),
             },
             device_id,
+            path: path.to_path_buf(),
         })
+    }
+
+    /// Closes the store and deletes every file it wrote (database, WAL, shared memory): what a
+    /// revoked device does at its next contact with the office. The data was encrypted at rest
+    /// anyway; the app also destroys the key in the keystore.
+    pub fn wipe(self) -> Result<()> {
+        let path = self.path.clone();
+        drop(self);
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
     }
 
     /// This device's id.

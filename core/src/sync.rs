@@ -181,6 +181,10 @@ pub enum SyncError {
     /// The exchange failed; nothing local was marked uploaded. Retry later.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The office revoked this device: the app must wipe the store ([`Store::wipe`]) and
+    /// destroy its key.
+    #[error("this device was revoked by the office")]
+    Revoked,
     /// The store failed, or the reply was malformed.
     #[error(transparent)]
     Store(#[from] Error),
@@ -224,7 +228,16 @@ pub async fn sync<T: Transport>(
         p.documents_up += request.push.docs.len() as u32;
         p.bytes_up += body.len() as u64;
         progress.on_progress(p);
-        let reply_body = transport.round_trip(body).await?;
+        let reply_body = match transport.round_trip(body).await {
+            Ok(b) => b,
+            Err(TransportError::Status {
+                status: 401,
+                message,
+            }) if message.contains("revoked") => {
+                return Err(SyncError::Revoked);
+            }
+            Err(e) => return Err(e.into()),
+        };
         p.bytes_down += reply_body.len() as u64;
         if cancel.load(Ordering::Relaxed) {
             // The server has the push; the device will re-send it next time (idempotent).

@@ -451,3 +451,64 @@ fn a_second_report_of_the_same_problem_is_offered_as_a_possible_duplicate() {
         "older than 7 days"
     );
 }
+
+#[test]
+fn a_need_raised_at_a_visit_becomes_an_event_and_a_dispute_keeps_its_parties() {
+    let dir = tempfile::tempdir().unwrap();
+    let (office, worker, _) = community(&dir);
+    let mut v = demo::visit(
+        &mut demo::Rng::new(1),
+        "h-b1-1-101",
+        chrono::Utc::now().timestamp_millis() - 3_600_000,
+    );
+    v.answers
+        .insert("has_needs".into(), AnswerValue::YesNo(true));
+    v.answers.insert(
+        "need_types".into(),
+        AnswerValue::Choices(vec!["housing_repair".into()]),
+    );
+    v.needs.push(NeedInput {
+        category: "房屋维修".into(),
+        description: "卫生间漏水".into(),
+        urgency: Urgency::High,
+        due_ms: None,
+    });
+    let visit = worker.record_visit(&v).unwrap();
+    let e = worker.event_from_need(&visit.followups[0].id).unwrap();
+    assert_eq!(
+        (
+            e.source,
+            e.household_id.as_deref(),
+            e.place.building_id.as_deref()
+        ),
+        (EventSource::Need, Some("h-b1-1-101"), Some("b1"))
+    );
+    assert!(e.description.contains("卫生间漏水"));
+    assert!(worker.event_from_need("nope").is_err());
+    let mut dispute = report("b1");
+    dispute.source = EventSource::Dispute;
+    dispute.category = "neighbour_dispute".into();
+    dispute.parties = vec!["301住户".into(), "401住户".into()];
+    dispute.description = "楼上漏水引发邻里矛盾".into();
+    let d = worker.report_event(&dispute).unwrap();
+    sync_all(&[&office, &worker]);
+    office
+        .step_event(
+            &d.id,
+            Action::Dispatch,
+            &StepInput {
+                assignee: Some("worker-1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sync_all(&[&office, &worker]);
+    let handled = worker
+        .step_event(&d.id, Action::Handle, &step("调解成功,双方签订协议"))
+        .unwrap();
+    assert_eq!(handled.parties.len(), 2);
+    assert_eq!(
+        handled.transitions.last().unwrap().note,
+        "调解成功,双方签订协议"
+    );
+}
