@@ -23,6 +23,7 @@ pub mod model;
 pub mod photo;
 pub mod privacy;
 pub mod projection;
+pub mod replication;
 pub mod store;
 pub mod sync;
 pub mod validate;
