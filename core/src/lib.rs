@@ -24,6 +24,7 @@ pub mod photo;
 pub mod privacy;
 pub mod projection;
 pub mod replication;
+pub mod shim;
 pub mod store;
 pub mod sync;
 pub mod validate;

@@ -178,7 +178,12 @@ impl Store {
                 .collect::<rusqlite::Result<_>>()?;
             outbox.key_ids = push.keys.iter().map(|k| k.resident_id.clone()).collect();
             outbox.tombstone_ids = push.tombstones.iter().map(|t| t.resident_id.clone()).collect();
-            Ok((SyncRequest { version: PROTOCOL_VERSION, cursor, push }, outbox))
+            let mut id = [0u8; 8];
+            crate::privacy::random_bytes(&mut id)?;
+            Ok((
+                SyncRequest { version: PROTOCOL_VERSION, request_id: u64::from_le_bytes(id), cursor, push },
+                outbox,
+            ))
         })
     }
 

@@ -37,6 +37,9 @@ pub const MAX_ROUNDS: u32 = 64;
 pub struct SyncRequest {
     /// [`PROTOCOL_VERSION`].
     pub version: u16,
+    /// Random per request; the reply echoes it, so a stale or misdelivered reply is never
+    /// taken as the acknowledgement of this push.
+    pub request_id: u64,
     /// Last server sequence number the device has applied.
     pub cursor: u64,
     /// Changes, keys and tombstones not yet acknowledged.
@@ -48,6 +51,8 @@ pub struct SyncRequest {
 pub struct SyncReply {
     /// [`PROTOCOL_VERSION`].
     pub version: u16,
+    /// The [`SyncRequest::request_id`] this answers.
+    pub request_id: u64,
     /// The device's new cursor.
     pub cursor: u64,
     /// What the device's scope gained since its cursor.
@@ -247,6 +252,11 @@ pub async fn sync<T: Transport>(
         if reply.version != PROTOCOL_VERSION {
             return Err(Error::Corrupt(format!("server speaks protocol {}", reply.version)).into());
         }
+        if reply.request_id != request.request_id {
+            return Err(
+                TransportError::Network("reply does not answer this request".into()).into(),
+            );
+        }
         p.phase = SyncPhase::Applying;
         p.documents_down += reply.pull.docs.len() as u32;
         progress.on_progress(p);
@@ -303,6 +313,7 @@ mod tests {
     fn request() -> SyncRequest {
         SyncRequest {
             version: PROTOCOL_VERSION,
+            request_id: 42,
             cursor: 7,
             push: Bundle::default(),
         }
