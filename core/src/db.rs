@@ -14,7 +14,7 @@ use rusqlite::{Connection, InterruptHandle, OpenFlags, Transaction, TransactionB
 use crate::error::{Error, Result};
 
 /// The schema version this build creates and understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Length of the store key in bytes (a raw 256-bit SQLCipher key).
 pub const KEY_LEN: usize = 32;
@@ -179,6 +179,7 @@ fn upgrade_from(tx: &Transaction<'_>, from: i64) -> Result<()> {
     match from {
         1 => tx.execute_batch(UPGRADE_1_TO_2)?,
         2 => tx.execute_batch(crate::event_store::UPGRADE_2_TO_3)?,
+        3 => tx.execute_batch(UPGRADE_3_TO_4)?,
         _ => {
             return Err(Error::Corrupt(format!(
                 "no upgrade path from schema version {from}"
@@ -319,6 +320,16 @@ CREATE TABLE access_log (
     hash        BLOB NOT NULL,
     uploaded    INTEGER NOT NULL DEFAULT 0
 );
+";
+
+/// Version 4: which records reference which photos (who may download a photo, what to fetch).
+pub(crate) const UPGRADE_3_TO_4: &str = "
+CREATE TABLE photo_refs (
+    hash   TEXT NOT NULL,
+    doc_id TEXT NOT NULL,
+    PRIMARY KEY (hash, doc_id)
+) WITHOUT ROWID;
+CREATE INDEX photo_refs_doc ON photo_refs(doc_id);
 ";
 
 #[cfg(test)]

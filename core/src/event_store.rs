@@ -133,6 +133,11 @@ fn deadlines(cal: &WorkdayCalendar, cats: &[Category], e: &Event) -> (i64, i64) 
 /// Rewrites the projection row of one event.
 pub(crate) fn project_event(tx: &Transaction<'_>, doc: &Automerge) -> Result<()> {
     let e = events::read_event(doc)?;
+    tx.prepare_cached("DELETE FROM photo_refs WHERE doc_id = ?1")?
+        .execute([&e.id])?;
+    let mut photos = e.photos.clone();
+    photos.extend(e.transitions.iter().flat_map(|t| t.photos.iter().cloned()));
+    crate::projection::add_photo_refs(tx, &e.id, &photos)?;
     let (respond, handle) = deadlines(&calendar_in(tx), &catalogue_in(tx), &e);
     tx.prepare_cached(
         "INSERT OR REPLACE INTO events (id, grid_id, building_id, category, source, state, level, reporter,

@@ -86,9 +86,15 @@ pub async fn enrol(
         .map_err(|e| TransportError::Network(format!("bad enrolment reply: {e}")))
 }
 
+/// Path prefix of the photo endpoints (`/v1/photos/<sha256>`).
+pub const PHOTOS_PATH: &str = "/v1/photos";
+/// Response header carrying a photo upload's offset.
+pub const OFFSET_HEADER: &str = "upload-offset";
+
 /// Sync over HTTPS (or HTTP on loopback for tests) with a bearer credential.
 pub struct HttpTransport {
     client: reqwest::Client,
+    base: String,
     url: String,
     token: String,
 }
@@ -96,9 +102,11 @@ pub struct HttpTransport {
 impl HttpTransport {
     /// A transport to `base_url`, trusting `ca_pem` in addition to the system roots.
     pub fn new(base_url: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Self, TransportError> {
+        let base = base_url.trim_end_matches('/').to_string();
         Ok(HttpTransport {
             client: client(ca_pem)?,
-            url: format!("{}{SYNC_PATH}", base_url.trim_end_matches('/')),
+            url: format!("{base}{SYNC_PATH}"),
+            base,
             token: token.to_string(),
         })
     }
@@ -112,6 +120,71 @@ impl Transport for HttpTransport {
             .bearer_auth(&self.token)
             .header("content-type", "application/x-gridwalk-sync")
             .body(body)
+            .send()
+            .await
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        check(resp).await
+    }
+}
+
+fn offset_of(resp: &reqwest::Response) -> Result<u64, TransportError> {
+    resp.headers()
+        .get(OFFSET_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| TransportError::Network("reply without an upload offset".into()))
+}
+
+impl crate::photo_sync::PhotoTransport for HttpTransport {
+    async fn photo_offset(&self, hash: &str) -> Result<u64, TransportError> {
+        let resp = self
+            .client
+            .head(format!("{}{PHOTOS_PATH}/{hash}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(TransportError::Status {
+                status: resp.status().as_u16(),
+                message: String::new(),
+            });
+        }
+        offset_of(&resp)
+    }
+
+    async fn photo_put(
+        &self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<u64, TransportError> {
+        let resp = self
+            .client
+            .put(format!(
+                "{}{PHOTOS_PATH}/{hash}?offset={offset}&total={total}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/octet-stream")
+            .body(chunk)
+            .send()
+            .await
+            .map_err(|e| TransportError::Network(e.to_string()))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let message = resp.text().await.unwrap_or_default();
+            return Err(TransportError::Status { status, message });
+        }
+        offset_of(&resp)
+    }
+
+    async fn photo_get(&self, hash: &str) -> Result<Vec<u8>, TransportError> {
+        let resp = self
+            .client
+            .get(format!("{}{PHOTOS_PATH}/{hash}", self.base))
+            .bearer_auth(&self.token)
             .send()
             .await
             .map_err(|e| TransportError::Network(e.to_string()))?;

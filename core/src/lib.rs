@@ -21,6 +21,7 @@ mod household;
 pub mod http;
 pub mod model;
 pub mod photo;
+pub mod photo_sync;
 pub mod privacy;
 pub mod projection;
 pub mod replication;

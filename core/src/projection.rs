@@ -106,6 +106,7 @@ pub(crate) fn project_household(
         .execute(params![r.id, h.id, r.name, phone, r.status.as_str()])?;
     }
     for v in &visits {
+        add_photo_refs(tx, &h.id, &v.photos)?;
         tx.prepare_cached(
             "INSERT INTO visits (id, household_id, worker_id, started_at, ended_at, outcome, form_id,
                 form_version, need_count, photo_count)
@@ -168,6 +169,7 @@ pub(crate) fn add_visit(
         followups.len() as i64,
         v.photos.len() as i64
     ])?;
+    add_photo_refs(tx, &v.household_id, &v.photos)?;
     for f in followups {
         tx.prepare_cached(
             "INSERT INTO followups (id, household_id, visit_id, category, description, urgency, due_at, status)
@@ -193,8 +195,19 @@ pub(crate) fn add_visit(
     Ok(())
 }
 
+/// Records that document `doc_id` references these photos.
+pub(crate) fn add_photo_refs(tx: &Transaction<'_>, doc_id: &str, hashes: &[String]) -> Result<()> {
+    let mut stmt =
+        tx.prepare_cached("INSERT OR IGNORE INTO photo_refs (hash, doc_id) VALUES (?1, ?2)")?;
+    for h in hashes {
+        stmt.execute(params![h, doc_id])?;
+    }
+    Ok(())
+}
+
 fn clear_household(tx: &Transaction<'_>, id: &str) -> Result<()> {
     for sql in [
+        "DELETE FROM photo_refs WHERE doc_id = ?1",
         "DELETE FROM households WHERE id = ?1",
         "DELETE FROM residents WHERE household_id = ?1",
         "DELETE FROM visits WHERE household_id = ?1",

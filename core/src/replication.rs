@@ -62,6 +62,32 @@ pub struct Bundle {
     pub keys: Vec<KeyRecord>,
     /// Deleted residents.
     pub tombstones: Vec<Tombstone>,
+    /// Access-log entries (device → office only), with their chain hashes so the office can
+    /// verify each device's chain.
+    pub access: Vec<AccessRecord>,
+}
+
+/// One access-log entry as it travels to the office.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccessRecord {
+    /// Device whose log it is.
+    pub device_id: String,
+    /// Position in that device's chain.
+    pub seq: i64,
+    /// When.
+    pub at_ms: i64,
+    /// Who revealed.
+    pub person_id: String,
+    /// Whose data.
+    pub resident_id: String,
+    /// Which field.
+    pub field: String,
+    /// Stated purpose.
+    pub purpose: String,
+    /// Hash of the previous entry.
+    pub prev_hash: Vec<u8>,
+    /// This entry's hash.
+    pub hash: Vec<u8>,
 }
 
 impl Store {
@@ -176,6 +202,26 @@ impl Store {
                     Ok(Tombstone { resident_id: r.get(0)?, household_id: r.get(1)?, deleted_ms: r.get(2)? })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, at, person_id, device_id, resident_id, field, purpose, prev_hash, hash
+                 FROM access_log WHERE uploaded = 0 ORDER BY seq",
+            )?;
+            push.access = stmt
+                .query_map([], |r| {
+                    Ok(AccessRecord {
+                        seq: r.get(0)?,
+                        at_ms: r.get(1)?,
+                        person_id: r.get(2)?,
+                        device_id: r.get(3)?,
+                        resident_id: r.get(4)?,
+                        field: r.get(5)?,
+                        purpose: r.get(6)?,
+                        prev_hash: r.get(7)?,
+                        hash: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            outbox.access_seqs = push.access.iter().map(|a| a.seq).collect();
             outbox.key_ids = push.keys.iter().map(|k| k.resident_id.clone()).collect();
             outbox.tombstone_ids = push.tombstones.iter().map(|t| t.resident_id.clone()).collect();
             let mut id = [0u8; 8];
@@ -210,6 +256,11 @@ impl Store {
             for id in &outbox.tombstone_ids {
                 stmt.execute([id])?;
             }
+            let mut stmt =
+                w.tx.prepare_cached("UPDATE access_log SET uploaded = 1 WHERE seq = ?1")?;
+            for seq in &outbox.access_seqs {
+                stmt.execute([seq])?;
+            }
             let applied = w.import(&reply.pull, parsed)?;
             set_meta(w.tx, "sync_cursor", &reply.cursor.to_be_bytes())?;
             Ok(applied)
@@ -226,7 +277,8 @@ impl Store {
             let n: i64 = c.query_row(
                 "SELECT (SELECT count(*) FROM doc_changes WHERE uploaded = 0)
                       + (SELECT count(*) FROM resident_keys WHERE uploaded = 0)
-                      + (SELECT count(*) FROM resident_tombstones WHERE uploaded = 0)",
+                      + (SELECT count(*) FROM resident_tombstones WHERE uploaded = 0)
+                      + (SELECT count(*) FROM access_log WHERE uploaded = 0)",
                 [],
                 |r| r.get(0),
             )?;

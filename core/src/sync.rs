@@ -290,6 +290,7 @@ pub struct Outbox {
     pub(crate) change_seqs: Vec<i64>,
     pub(crate) key_ids: Vec<String>,
     pub(crate) tombstone_ids: Vec<String>,
+    pub(crate) access_seqs: Vec<i64>,
     pub(crate) full: bool,
 }
 
