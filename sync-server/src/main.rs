@@ -1,148 +1,241 @@
-//! gridwalk-server: the community office server.
-//!
-//! For now it runs the offline-day demo in process: the office loads the roster, two grid
-//! workers take copies, edit overlapping households offline, and every copy is merged through
-//! the office. The HTTP sync server, enrolment and the console build on this (see the issues).
+//! The `gridwalk-server` command: serve, enrol a device, revoke one, or run the demo.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gridwalk_core::demo::{self, Rng};
-use gridwalk_core::{HouseholdPatch, Occupancy, ResidentPatch, Store};
+use gridwalk_server::policy::Role;
+use gridwalk_server::server::{self, DEFAULT_ADDR};
+use gridwalk_server::{Config, Error, Result, TlsFiles, protocol};
 
-const DAY_MS: i64 = 86_400_000;
+const USAGE: &str = "usage:
+  gridwalk-server serve  [--addr HOST:PORT] [--data-dir DIR] [--tls-cert PEM --tls-key PEM]
+  gridwalk-server enrol  --person ID --role grid_worker|grid_leader|building_lead|office
+                         [--scope a,b] [--valid-hours N] [--data-dir DIR]
+  gridwalk-server revoke --device ID [--data-dir DIR]
+  gridwalk-server demo   [--addr HOST:PORT] [--data-dir DIR]
+environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY
+(flags win over the environment; defaults: 127.0.0.1:7878, ./data, plain HTTP)";
+
+/// Flags as `--name value` pairs.
+struct Args {
+    command: String,
+    flags: Vec<(String, String)>,
+}
+
+impl Args {
+    fn parse() -> Result<Args, String> {
+        let mut it = std::env::args().skip(1);
+        let command = it.next().ok_or("no command")?;
+        let mut flags = Vec::new();
+        while let Some(name) = it.next() {
+            let Some(name) = name.strip_prefix("--") else {
+                return Err(format!("unexpected argument {name}"));
+            };
+            let value = it.next().ok_or(format!("--{name} needs a value"))?;
+            flags.push((name.to_string(), value));
+        }
+        Ok(Args { command, flags })
+    }
+
+    /// A flag, else the environment variable, else nothing.
+    fn get(&self, name: &str, env: Option<&str>) -> Option<String> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env.and_then(|e| std::env::var(e).ok()))
+            .filter(|v| !v.is_empty())
+    }
+
+    fn check_known(&self, known: &[&str]) -> Result<(), String> {
+        match self
+            .flags
+            .iter()
+            .find(|(n, _)| !known.contains(&n.as_str()))
+        {
+            Some((n, _)) => Err(format!("unknown flag --{n} for {}", self.command)),
+            None => Ok(()),
+        }
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        PathBuf::from(
+            self.get("data-dir", Some("GRIDWALK_DATA_DIR"))
+                .unwrap_or_else(|| "./data".into()),
+        )
+    }
+
+    fn addr(&self) -> Result<SocketAddr, String> {
+        let a = self
+            .get("addr", Some("GRIDWALK_ADDR"))
+            .unwrap_or_else(|| DEFAULT_ADDR.into());
+        a.parse().map_err(|_| format!("invalid address {a}"))
+    }
+
+    fn tls(&self) -> Result<Option<TlsFiles>, String> {
+        match (
+            self.get("tls-cert", Some("GRIDWALK_TLS_CERT")),
+            self.get("tls-key", Some("GRIDWALK_TLS_KEY")),
+        ) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            })),
+            (None, None) => Ok(None),
+            _ => Err("TLS needs both a certificate and a key".into()),
+        }
+    }
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let data_dir = args
-        .windows(2)
-        .find(|w| w[0] == "--data-dir")
-        .map(|w| PathBuf::from(&w[1]))
-        .unwrap_or_else(|| PathBuf::from("./data"));
-    match args.first().map(String::as_str) {
-        Some("demo") => match run_demo(&data_dir) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("demo failed: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        _ => {
-            eprintln!("usage: gridwalk-server demo [--data-dir DIR]");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match Args::parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match args.command.as_str() {
+        "serve" => args
+            .check_known(&["addr", "data-dir", "tls-cert", "tls-key"])
+            .and_then(|()| {
+                Ok(Config {
+                    addr: args.addr()?,
+                    data_dir: args.data_dir(),
+                    tls: args.tls()?,
+                })
+            })
+            .map(|config| runtime(serve(config))),
+        "demo" => args
+            .check_known(&["addr", "data-dir"])
+            .and_then(|()| Ok((args.addr()?, args.data_dir())))
+            .map(|(addr, dir)| runtime(demo(addr, dir))),
+        "enrol" => args
+            .check_known(&["person", "role", "scope", "valid-hours", "data-dir"])
+            .map(|()| enrol(&args)),
+        "revoke" => args
+            .check_known(&["device", "data-dir"])
+            .map(|()| revoke(&args)),
+        other => Err(format!("unknown command {other}")),
+    };
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
             ExitCode::from(2)
         }
     }
 }
 
-/// A demo store key. Real devices take theirs from the platform keystore.
-const DEMO_KEY: [u8; 32] = [0x5a; 32];
+fn runtime(fut: impl std::future::Future<Output = Result<()>>) -> Result<()> {
+    // At least two workers: the demo's phones and the server share the runtime.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}
 
-fn run_demo(dir: &std::path::Path) -> gridwalk_core::Result<()> {
-    let dir = dir.join("demo");
+async fn until_ctrl_c(server: server::Server) -> Result<()> {
+    tokio::signal::ctrl_c().await?;
+    tracing::info!("stopping");
+    server.shutdown().await
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let mut server = server::start(config).await?;
+    tokio::select! {
+        r = server.wait() => r,
+        r = tokio::signal::ctrl_c() => {
+            r?;
+            tracing::info!("stopping");
+            server.shutdown().await
+        }
+    }
+}
+
+async fn demo(addr: SocketAddr, data_dir: PathBuf) -> Result<()> {
+    // The demo always starts from an empty community of its own.
+    let dir = data_dir.join("demo");
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
-    std::fs::create_dir_all(&dir)?;
-    let office = Store::open(&dir.join("office.db"), &DEMO_KEY, "office")?;
-    let report = office.load_roster(&demo::roster(2, 48, 2026))?;
-    let mut rng = Rng::new(7);
-    for h in office
-        .grid_households("g1")?
-        .iter()
-        .chain(office.grid_households("g2")?.iter())
-    {
-        for r in demo::residents(&mut rng) {
-            office.add_resident(&h.id, &r)?;
-        }
+    let server = server::start(Config {
+        addr,
+        data_dir: dir.join("server"),
+        tls: None,
+    })
+    .await?;
+    let report = gridwalk_server::demo::run(&server, &dir.join("phones")).await?;
+    if !report.identical {
+        return Err(Error::Internal("the replicas did not converge".into()));
     }
     println!(
-        "office: roster loaded, {} households in 2 grids",
-        report.created
+        "serving at {} (data in {}); Ctrl-C to stop",
+        server.base_url(),
+        dir.display()
     );
+    until_ctrl_c(server).await
+}
 
-    let wang = Store::open(&dir.join("wang.db"), &DEMO_KEY, "网格员-王")?;
-    let li = Store::open(&dir.join("li.db"), &DEMO_KEY, "网格员-李")?;
-    wang.import(&office.export_all()?)?;
-    li.import(&office.export_all()?)?;
-    println!("morning: both phones hold the grid");
-
-    // Offline: each walks their grid; both touch the shared household at the grid boundary.
-    let now = chrono::Utc::now().timestamp_millis() - DAY_MS / 2;
-    let shared = office.grid_households("g1")?[0].id.clone();
-    for (store, grid) in [(&wang, "g1"), (&li, "g2")] {
-        for (i, h) in store.grid_households(grid)?.iter().take(20).enumerate() {
-            store.record_visit(&demo::visit(&mut rng, &h.id, now + i as i64 * 600_000))?;
-        }
-    }
-    wang.update_household(
-        &shared,
-        &HouseholdPatch {
-            notes: Some("独居老人,子女在外地".into()),
-            ..Default::default()
-        },
-    )?;
-    li.update_household(
-        &shared,
-        &HouseholdPatch {
-            occupancy: Some(Occupancy::Rented),
-            ..Default::default()
-        },
-    )?;
-    let head = wang
-        .household(&shared)?
-        .residents
-        .first()
-        .map(|r| r.id.clone());
-    if let Some(rid) = &head {
-        wang.update_resident(
-            rid,
-            &ResidentPatch {
-                phone: Some("13700001111".into()),
-                ..Default::default()
-            },
-        )?;
-        li.update_resident(
-            rid,
-            &ResidentPatch {
-                phone: Some("13700002222".into()),
-                ..Default::default()
-            },
-        )?;
-    }
-    println!("day: 40 visits recorded offline; both workers edited household {shared}");
-
-    // Evening: each phone merges with the office, then takes the office's merged state.
-    office.import(&wang.export_all()?)?;
-    office.import(&li.export_all()?)?;
-    wang.import(&office.export_all()?)?;
-    li.import(&office.export_all()?)?;
-    let same = office.projection_dump()? == wang.projection_dump()?
-        && wang.projection_dump()? == li.projection_dump()?;
-    let h = office.household(&shared)?;
-    let visits: u32 = office
-        .grid_households("g1")?
-        .iter()
-        .chain(office.grid_households("g2")?.iter())
-        .map(|h| h.visit_count)
-        .sum();
-    println!("evening: all three replicas identical: {same}");
-    println!("  visits at the office: {visits}");
-    println!(
-        "  household {shared}: notes {:?}, occupancy {:?} (different fields merged)",
-        h.notes, h.occupancy
-    );
-    for c in &h.conflicts {
-        let values: Vec<String> = c
-            .values
-            .iter()
-            .map(|v| format!("{} by {}", v.value, v.by))
-            .collect();
-        println!(
-            "  conflict kept for review at {}: {}",
-            c.path,
-            values.join(" / ")
-        );
-    }
-    println!("stores written to {}", dir.display());
+fn enrol(args: &Args) -> Result<()> {
+    let person = args
+        .get("person", None)
+        .ok_or_else(|| Error::BadRequest("--person is required".into()))?;
+    let role = args
+        .get("role", None)
+        .and_then(|r| Role::parse(&r))
+        .ok_or_else(|| {
+            Error::BadRequest(
+                "--role must be grid_worker, grid_leader, building_lead or office".into(),
+            )
+        })?;
+    let scope: Vec<String> = args
+        .get("scope", None)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let hours: i64 = args
+        .get("valid-hours", None)
+        .map(|h| {
+            h.parse()
+                .map_err(|_| Error::BadRequest("--valid-hours must be a number".into()))
+        })
+        .transpose()?
+        .unwrap_or(24);
+    let hub = server::open_hub(&args.data_dir())?;
+    let code = protocol::create_code(hub.as_ref(), &person, role, &scope, hours * 3_600_000)?;
+    println!("{code}");
+    eprintln!("one-time enrolment code, valid for {hours} h");
     Ok(())
+}
+
+fn revoke(args: &Args) -> Result<()> {
+    let device = args
+        .get("device", None)
+        .ok_or_else(|| Error::BadRequest("--device is required".into()))?;
+    let hub = server::open_hub(&args.data_dir())?;
+    if hub.revoke(&device)? {
+        println!("device revoked");
+        Ok(())
+    } else {
+        Err(Error::BadRequest("no such device".into()))
+    }
 }

@@ -1,0 +1,187 @@
+//! The hub: the server's own record of every document change, resident key, deletion, device
+//! and enrolment code, behind a storage trait.
+//!
+//! [`HubStore`] is deliberately dumb: rows in, rows out, one transaction per push, one consistent
+//! snapshot per pull. What is allowed and what a device receives is decided once, in
+//! [`crate::protocol`] and [`crate::policy`], so the embedded SQLite store ([`sqlite::SqliteHub`])
+//! and a later PostgreSQL store behave the same and run the same tests.
+//!
+//! Every change, key and tombstone gets a position in one sequence when it arrives; a device's
+//! cursor is a position in that sequence. Positions must become visible in order (no reader may
+//! see position n+1 before n): SQLite guarantees it with its single writer.
+
+pub mod sqlite;
+
+use gridwalk_core::replication::AccessRecord;
+
+use crate::error::Result;
+use crate::policy::{DocPlace, Principal};
+
+/// A document as the hub knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocRow {
+    /// Id.
+    pub id: String,
+    /// Kind name.
+    pub kind: String,
+    /// Scope.
+    pub scope: String,
+    /// Building, when it has one.
+    pub building_id: Option<String>,
+}
+
+impl DocRow {
+    /// The document's place, for the access rules.
+    pub fn place(&self) -> DocPlace<'_> {
+        DocPlace {
+            kind: &self.kind,
+            scope: &self.scope,
+            building_id: self.building_id.as_deref(),
+        }
+    }
+}
+
+/// A resident key held by the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Household the resident belongs to.
+    pub household_id: String,
+    /// The raw key.
+    pub key: Vec<u8>,
+}
+
+/// What a feed entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedKind {
+    /// A document change; the payload is the change chunk.
+    Change,
+    /// A resident key; the payload is the key.
+    Key,
+    /// A deleted resident; no payload.
+    Tombstone,
+}
+
+/// One entry of the hub's sequence, without its payload.
+#[derive(Debug, Clone)]
+pub struct FeedMeta {
+    /// Position in the sequence.
+    pub seq: u64,
+    /// What it is.
+    pub what: FeedKind,
+    /// The document it belongs to (for keys and tombstones: the household).
+    pub doc: DocRow,
+    /// Actor of the device that sent it.
+    pub actor: String,
+    /// Payload length in bytes.
+    pub len: usize,
+    /// Resident, for keys and tombstones.
+    pub resident_id: Option<String>,
+    /// Deletion time, for tombstones.
+    pub deleted_ms: Option<i64>,
+}
+
+/// What a feed reader wants done with an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    /// Not for this reader; go on.
+    Skip,
+    /// Load the payload and hand it over with [`FeedSink::take`].
+    Take,
+    /// Stop before this entry (the reply is full).
+    Stop,
+}
+
+/// Receives a pull's entries in sequence order.
+pub trait FeedSink {
+    /// Decides about one entry from its metadata alone (so skipped payloads are never read).
+    fn visit(&mut self, meta: &FeedMeta) -> Visit;
+    /// Receives an entry the reader chose to take, with its payload.
+    fn take(&mut self, meta: FeedMeta, payload: Vec<u8>);
+}
+
+/// A new enrolment code.
+#[derive(Debug, Clone)]
+pub struct NewCode {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// Person the device will belong to.
+    pub person_id: String,
+    /// Role.
+    pub role: crate::policy::Role,
+    /// Scope ids.
+    pub scope: Vec<String>,
+    /// When the code stops working (ms since the epoch).
+    pub expires_ms: i64,
+}
+
+/// A device redeeming a code.
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// Device id.
+    pub device_id: String,
+    /// Actor id to bind (lowercase hex).
+    pub actor: String,
+    /// SHA-256 of the bearer token.
+    pub token_hash: [u8; 32],
+    /// Now (ms since the epoch).
+    pub now_ms: i64,
+}
+
+/// The writes of one push, inside one transaction.
+pub trait HubTx {
+    /// A stored document.
+    fn doc(&mut self, id: &str) -> Result<Option<DocRow>>;
+    /// Records a new document.
+    fn insert_doc(&mut self, doc: &DocRow) -> Result<()>;
+    /// The document a stored change (by hash) belongs to.
+    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>>;
+    /// Stores a new change at the next position.
+    fn insert_change(&mut self, doc_id: &str, hash: &[u8], actor: &str, bytes: &[u8])
+    -> Result<()>;
+    /// A stored resident key.
+    fn key(&mut self, resident_id: &str) -> Result<Option<KeyRow>>;
+    /// Whether the resident was deleted.
+    fn is_tombstoned(&mut self, resident_id: &str) -> Result<bool>;
+    /// Stores a new resident key at the next position.
+    fn insert_key(
+        &mut self,
+        resident_id: &str,
+        household_id: &str,
+        key: &[u8],
+        actor: &str,
+    ) -> Result<()>;
+    /// Keeps a device's access-log entry for the office (a retry is ignored).
+    fn insert_access(&mut self, record: &AccessRecord) -> Result<()>;
+    /// Stores a deletion at the next position and destroys the hub's copy of the key.
+    fn insert_tombstone(
+        &mut self,
+        resident_id: &str,
+        household_id: &str,
+        deleted_ms: i64,
+        actor: &str,
+    ) -> Result<()>;
+}
+
+/// The hub's storage.
+pub trait HubStore: Send + Sync + 'static {
+    /// The device holding the token with this hash, and whether it was revoked.
+    fn device_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<(Principal, bool)>>;
+    /// Stores a new one-time enrolment code.
+    fn add_code(&self, code: &NewCode) -> Result<()>;
+    /// Redeems a code: one transaction that checks it (unknown, used or expired → 401), refuses
+    /// a device id or actor already enrolled (409), records the device and uses the code up.
+    fn redeem(&self, device: &NewDevice) -> Result<Principal>;
+    /// Revokes a device; false when there is no such device.
+    fn revoke(&self, device_id: &str) -> Result<bool>;
+    /// Records (or re-binds) the office replica's own principal.
+    fn bind_office(&self, device_id: &str, actor: &str) -> Result<Principal>;
+    /// Runs `f` in one write transaction, committed durably only when `f` succeeds.
+    fn push(&self, f: &mut dyn FnMut(&mut dyn HubTx) -> Result<()>) -> Result<()>;
+    /// Streams every entry after `after` from one consistent snapshot, in sequence order, and
+    /// returns the snapshot's last position.
+    fn feed(&self, after: u64, sink: &mut dyn FeedSink) -> Result<u64>;
+    /// The last position handed out.
+    fn head(&self) -> Result<u64>;
+}
