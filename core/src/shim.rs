@@ -77,6 +77,11 @@ impl<T: Transport> FaultyTransport<T> {
         &self.inner
     }
 
+    /// Unwraps the transport (the network heals).
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+
     /// Counts so far.
     pub fn counts(&self) -> FaultCounts {
         self.state.lock().map(|s| s.2).unwrap_or_default()
