@@ -112,6 +112,13 @@ impl HttpTransport {
     }
 }
 
+impl HttpTransport {
+    /// The bearer credential this transport sends.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+}
+
 impl Transport for HttpTransport {
     async fn round_trip(&self, body: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let resp = self

@@ -221,7 +221,7 @@ impl Store {
                     .get(h.building_id.as_str())
                     .copied()
                     .unwrap_or_default();
-                match w.upsert_household(h, grid)? {
+                match w.upsert_household(h, grid)?.0 {
                     Upsert::Created => report.created += 1,
                     Upsert::Updated => report.updated += 1,
                     Upsert::Unchanged => report.unchanged += 1,
@@ -253,8 +253,7 @@ impl Store {
         household::check_household(h)?;
         let id = self.write(|w| {
             let grid = w.grid_of_building(&h.building_id)?;
-            w.upsert_household(h, &grid)?;
-            w.household_id_for(h)
+            Ok(w.upsert_household(h, &grid)?.1)
         })?;
         self.household_summary(&id)
     }
@@ -990,7 +989,7 @@ impl<'s> Writer<'s, '_> {
             })
     }
 
-    fn upsert_household(&mut self, h: &HouseholdInput, grid_id: &str) -> Result<Upsert> {
+    fn upsert_household(&mut self, h: &HouseholdInput, grid_id: &str) -> Result<(Upsert, String)> {
         let id = match self.household_id_for(h) {
             Ok(id) => id,
             Err(Error::NotFound { .. }) => privacy::new_id()?,
@@ -1018,11 +1017,12 @@ impl<'s> Writer<'s, '_> {
             household::put_household(tx, &id, grid_id, h)
         })?;
         self.touched.push(e);
-        Ok(match (created, hash) {
+        let outcome = match (created, hash) {
             (true, _) => Upsert::Created,
             (false, Some(_)) => Upsert::Updated,
             (false, None) => Upsert::Unchanged,
-        })
+        };
+        Ok((outcome, id))
     }
 
     fn resident_key(&self, resident_id: &str) -> Result<(String, ResidentKey)> {

@@ -61,10 +61,23 @@ pub struct SyncReply {
     pub more: bool,
 }
 
-/// Encodes a message: postcard, then zstd.
+/// Encodes a message: postcard, then zstd at a fast level (the server's replies).
 pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>> {
+    encode_at(msg, 3)
+}
+
+/// Encodes a message as small as zstd can (the phone's uploads): a day's body is a few kB, the
+/// strongest level costs about a millisecond there, and every byte counts on 2G. Large bodies
+/// (a first sync) fall back to a fast level.
+pub fn encode_compact<T: Serialize>(msg: &T) -> Result<Vec<u8>> {
     let raw = postcard::to_stdvec(msg).map_err(|e| Error::Corrupt(format!("encode: {e}")))?;
-    zstd::bulk::compress(&raw, 3).map_err(Error::Io)
+    let level = if raw.len() < 256 * 1024 { 19 } else { 3 };
+    zstd::bulk::compress(&raw, level).map_err(Error::Io)
+}
+
+fn encode_at<T: Serialize>(msg: &T, level: i32) -> Result<Vec<u8>> {
+    let raw = postcard::to_stdvec(msg).map_err(|e| Error::Corrupt(format!("encode: {e}")))?;
+    zstd::bulk::compress(&raw, level).map_err(Error::Io)
 }
 
 /// Decodes a message, refusing bodies over `MAX_BODY_BYTES` or inflating past
@@ -228,7 +241,7 @@ pub async fn sync<T: Transport>(
         p.phase = SyncPhase::Preparing;
         progress.on_progress(p);
         let (request, outbox) = store.sync_request(MAX_PUSH_CHANGES)?;
-        let body = encode(&request)?;
+        let body = encode_compact(&request)?;
         p.phase = SyncPhase::Exchanging;
         p.documents_up += request.push.docs.len() as u32;
         p.bytes_up += body.len() as u64;

@@ -727,3 +727,28 @@ fn compacting_keeps_every_record_and_the_outbox() {
     }
     assert_eq!(after, before);
 }
+
+#[test]
+fn a_grid_worker_registers_a_new_household_without_an_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = seeded(&dir, "s.db");
+    let mut h = demo::roster(1, 24, 1).households[0].clone();
+    h.id = None;
+    h.door = "999".into();
+    let created = s.create_household(&h).unwrap();
+    assert_eq!(
+        (
+            created.building_id.as_str(),
+            created.door.as_str(),
+            created.grid_id.as_str()
+        ),
+        ("b1", "999", "g1")
+    );
+    assert_eq!(
+        s.create_household(&h).unwrap().id,
+        created.id,
+        "the same door again is the same household"
+    );
+    h.building_id = "nowhere".into();
+    assert!(matches!(s.create_household(&h), Err(Error::Invalid(_))));
+}
