@@ -181,13 +181,13 @@ pub struct SyncReport {
     pub everything_uploaded: bool,
 }
 
-/// Receives progress reports.
-pub trait ProgressSink {
+/// Receives progress reports (from whichever thread runs the sync).
+pub trait ProgressSink: Send + Sync {
     /// Called after each step; must return quickly.
     fn on_progress(&self, progress: SyncProgress);
 }
 
-impl<F: Fn(SyncProgress)> ProgressSink for F {
+impl<F: Fn(SyncProgress) + Send + Sync> ProgressSink for F {
     fn on_progress(&self, progress: SyncProgress) {
         self(progress)
     }
