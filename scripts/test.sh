@@ -16,5 +16,6 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
-cargo test --workspace --locked
+echo "== cargo test (the server's tests on SQLite and on a throwaway PostgreSQL)"
+bash scripts/with-postgres.sh cargo test --workspace --locked
+bash scripts/test-bindings.sh

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Tests the uniffi bindings: builds the gridwalk-ffi library and the generator, checks the committed
+# Kotlin/Swift bindings are current, then runs the Kotlin JVM tests (Maven, JUnit 5, JNA) against
+# the real library.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo build -p gridwalk-ffi"
+cargo build -p gridwalk-ffi --locked
+# The generator is a separate build (feature `cli`) so the library above is the one apps link.
+cargo build -p gridwalk-ffi --features cli --bin uniffi-bindgen --locked
+
+echo "== generated bindings"
+bindings/generate.sh --check
+
+if ! command -v mvn >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq maven
+fi
+target="${CARGO_TARGET_DIR:-target}"
+lib_dir="$(cd "$target/debug" && pwd)"
+reports=bindings/kotlin/target/surefire-reports
+rm -rf "$reports"
+
+echo "== kotlin tests (mvn)"
+status=0
+mvn -q -B -Dstyle.color=never -f bindings/kotlin/pom.xml -Dgridwalk.lib.dir="$lib_dir" test || status=$?
+
+# Maven is quiet (-q): print one summary line from the surefire reports.
+tests=0 failed=0 skipped=0
+for r in "$reports"/TEST-*.xml; do
+  [ -f "$r" ] || continue
+  line="$(grep -m1 -o '<testsuite [^>]*>' "$r")"
+  t="$(sed -E 's/.* tests="([0-9]+)".*/\1/' <<<"$line")"
+  f="$(sed -E 's/.* failures="([0-9]+)".*/\1/' <<<"$line")"
+  e="$(sed -E 's/.* errors="([0-9]+)".*/\1/' <<<"$line")"
+  s="$(sed -E 's/.* skipped="([0-9]+)".*/\1/' <<<"$line")"
+  tests=$((tests + t)) failed=$((failed + f + e)) skipped=$((skipped + s))
+done
+echo "kotlin: $((tests - failed - skipped)) passed, $failed failed, $skipped skipped"
+[ "$tests" -gt 0 ] || { echo "no kotlin tests ran" >&2; exit 1; }
+exit "$status"
