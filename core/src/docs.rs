@@ -388,11 +388,12 @@ pub fn decode_change(bytes: &[u8]) -> Result<Change> {
     if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
         return Err(Error::Corrupt("not an Automerge change".into()));
     }
-    // Chunk types: 1 = change, 2 = compressed change. Documents (0) and bundles are refused:
-    // a peer sends individual changes, never whole documents.
-    if !matches!(bytes[8], 1 | 2) {
+    // Chunk types: 0 = document, 1 = change, 2 = compressed change, 3+ = bundles. Only plain
+    // changes are accepted: a peer never sends whole documents, and Automerge inflates a
+    // compressed change with no size limit (a small chunk could expand to gigabytes).
+    if bytes[8] != 1 {
         return Err(Error::Corrupt(
-            "only individual changes are accepted".into(),
+            "only individual uncompressed changes are accepted".into(),
         ));
     }
     let change = Change::from_bytes(bytes.to_vec())
