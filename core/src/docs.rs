@@ -439,6 +439,19 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_change_is_refused() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "notes", "老人独居".repeat(2000)).unwrap();
+        tx.commit();
+        let mut change = doc.get_changes(&[])[0].clone();
+        let compressed = change.bytes().to_vec();
+        assert_eq!(compressed[8], 2, "large changes compress");
+        assert!(decode_change(&compressed).is_err());
+        assert!(decode_change(change.raw_bytes()).is_ok());
+    }
+
+    #[test]
     fn truncated_changes_and_whole_documents_are_refused() {
         let good = a_change();
         for n in 0..good.len() {
