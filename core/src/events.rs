@@ -20,6 +20,7 @@ macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
         $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($(#[$vm])* $variant),+ }
         impl $name {
@@ -85,6 +86,7 @@ string_enum! {
 
 /// One entry of an event's transition log, as folded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Transition {
     /// Id (unique per transition).
     pub id: String,
@@ -116,6 +118,7 @@ pub struct Transition {
 
 /// Where an event is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventPlace {
     /// Building, if in one.
     pub building_id: Option<String>,
@@ -131,6 +134,7 @@ pub struct EventPlace {
 
 /// A new event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventInput {
     /// Grid it belongs to.
     pub grid_id: String,
@@ -152,6 +156,7 @@ pub struct EventInput {
 
 /// An event as shown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Event {
     /// Id.
     pub id: String,
@@ -197,6 +202,7 @@ pub struct Event {
 
 /// A step to take.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct StepInput {
     /// Note, reason or result.
     pub note: String,
@@ -459,6 +465,7 @@ pub fn role_may(role: &str, action: Action) -> bool {
 
 /// An event category of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Category {
     /// Code.
     pub code: String,
@@ -529,4 +536,116 @@ pub fn distance_m(lat1: f64, lon1: f64, lat2: f64, lon2: f64) -> f64 {
     let dl = (lon2 - lon1).to_radians();
     let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
     6_371_000.0 * 2.0 * a.sqrt().atan2((1.0 - a).sqrt())
+}
+
+/// Checks a change a device sends to an event document against the device's role and person,
+/// so the server enforces the same rules as the phone: no step the role may not take, no step
+/// in someone else's name, and nothing deleted (the log is append-only). Returns what is wrong.
+pub fn check_device_change(
+    change: &automerge::Change,
+    role: &str,
+    person_id: &str,
+) -> std::result::Result<(), String> {
+    use automerge::legacy::{Key, OpType};
+    for op in change.decode().operations {
+        match (&op.key, &op.action) {
+            (_, OpType::Delete) => return Err("event records are append-only".into()),
+            (Key::Map(k), OpType::Put(ScalarValue::Str(v))) => match k.as_str() {
+                "action" => {
+                    let action =
+                        Action::parse(v).ok_or_else(|| format!("unknown event action {v}"))?;
+                    if !role_may(role, action) {
+                        return Err(format!("a {role} may not {}", action.as_str()));
+                    }
+                }
+                "role" if v.as_str() != role => {
+                    return Err("a step must carry the device's own role".into());
+                }
+                "by" | "reporter" if v.as_str() != person_id => {
+                    return Err("a step must be made in the device owner's name".into());
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn change_with(action: &str, role: &str, by: &str) -> automerge::Change {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        append_transition(
+            &mut tx,
+            "t1",
+            Action::parse(action).unwrap(),
+            EventState::Registered,
+            by,
+            role,
+            1,
+            &StepInput::default(),
+        )
+        .unwrap();
+        tx.commit();
+        doc.get_changes(&[])[0].clone()
+    }
+
+    #[test]
+    fn the_server_check_refuses_steps_a_role_may_not_take_or_in_another_name() {
+        assert!(
+            check_device_change(
+                &change_with("handle", "grid_worker", "w1"),
+                "grid_worker",
+                "w1"
+            )
+            .is_ok()
+        );
+        assert!(
+            check_device_change(
+                &change_with("dispatch", "grid_worker", "w1"),
+                "grid_worker",
+                "w1"
+            )
+            .is_err()
+        );
+        assert!(
+            check_device_change(
+                &change_with("dispatch", "office", "o1"),
+                "grid_worker",
+                "w1"
+            )
+            .is_err(),
+            "claims another role"
+        );
+        assert!(
+            check_device_change(
+                &change_with("handle", "grid_worker", "w2"),
+                "grid_worker",
+                "w1"
+            )
+            .is_err(),
+            "in another name"
+        );
+        assert!(
+            check_device_change(&change_with("dispatch", "office", "o1"), "office", "o1").is_ok()
+        );
+    }
+
+    #[test]
+    fn deleting_from_an_event_is_refused() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        tx.put(&ROOT, "description", "x").unwrap();
+        tx.commit();
+        let mut tx = doc.transaction();
+        tx.delete(&ROOT, "description").unwrap();
+        tx.commit();
+        let last = doc.get_changes(&[]).last().unwrap().clone();
+        assert!(check_device_change(&last, "office", "o1").is_err());
+    }
 }
