@@ -2,6 +2,7 @@
 
 use gridwalk_core::FieldError;
 use gridwalk_core::form::FormError;
+use gridwalk_core::sync::{SyncError, TransportError};
 
 /// What went wrong in a call. Messages never carry residents' personal data.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -39,6 +40,17 @@ pub enum GridError {
     /// The store was closed with [`crate::GridStore::close_store`]; open it again.
     #[error("the store is closed")]
     Closed,
+    /// The office revoked this device: wipe the store ([`crate::GridStore::wipe`]) and destroy
+    /// its key. Nothing more will sync from it.
+    #[error("this device was revoked by the office")]
+    Revoked,
+    /// The server could not be reached or failed (no network, timeout, TLS, a server error);
+    /// nothing was lost, retry later.
+    #[error("network: {reason}")]
+    Network {
+        /// What failed, for logs and support.
+        reason: String,
+    },
 }
 
 /// The one mapping from the core's error to the public one.
@@ -62,6 +74,32 @@ impl From<gridwalk_core::Error> for GridError {
     }
 }
 
+/// A sync or photo transfer that failed: the store's errors map as above.
+impl From<SyncError> for GridError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Revoked => GridError::Revoked,
+            SyncError::Transport(t) => t.into(),
+            SyncError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A request the server refused (401/403: credentials or scope), else a network failure.
+impl From<TransportError> for GridError {
+    fn from(e: TransportError) -> Self {
+        let reason = e.to_string();
+        match e {
+            TransportError::Status {
+                status: 401 | 403, ..
+            } => GridError::Forbidden { reason },
+            TransportError::Status { .. } | TransportError::Network(_) => {
+                GridError::Network { reason }
+            }
+        }
+    }
+}
+
 /// A form definition given as JSON that does not parse or is not well formed.
 impl From<FormError> for GridError {
     fn from(e: FormError) -> Self {
@@ -72,5 +110,40 @@ impl From<FormError> for GridError {
                 message: e.to_string(),
             }],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sync_failures_map_to_what_the_app_must_do() {
+        assert!(matches!(
+            GridError::from(SyncError::Revoked),
+            GridError::Revoked
+        ));
+        let refused = TransportError::Status {
+            status: 401,
+            message: "unknown credentials".into(),
+        };
+        assert!(matches!(
+            GridError::from(SyncError::from(refused)),
+            GridError::Forbidden { .. }
+        ));
+        let down = TransportError::Status {
+            status: 503,
+            message: "busy".into(),
+        };
+        assert!(matches!(GridError::from(down), GridError::Network { .. }));
+        let offline = TransportError::Network("connection refused".into());
+        assert!(matches!(
+            GridError::from(offline),
+            GridError::Network { .. }
+        ));
+        assert!(matches!(
+            GridError::from(SyncError::Store(gridwalk_core::Error::Interrupted)),
+            GridError::Interrupted
+        ));
     }
 }

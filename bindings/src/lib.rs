@@ -7,17 +7,21 @@
 //! `gridwalk_core` module and this crate's API in `gridwalk_ffi`. Failures arrive as one small
 //! typed error, [`GridError`].
 //!
-//! Every call is blocking (SQLite with `synchronous=FULL`): run it off the UI thread (a
-//! background dispatcher on Android, a background queue or task on iOS).
+//! Calls of [`GridStore`] are blocking (SQLite with `synchronous=FULL`): run them off the UI
+//! thread (a background dispatcher on Android, a background queue or task on iOS). Network calls
+//! ([`SyncClient`], [`enrol`]) are async: suspend functions in Kotlin, `async` in Swift.
 
 mod config;
 mod demo;
 mod error;
+mod events;
 mod store;
+mod sync;
 
 pub use config::VisitPolicy;
 pub use demo::demo_roster;
 pub use error::GridError;
 pub use store::GridStore;
+pub use sync::{SyncClient, SyncListener, enrol};
 
 uniffi::setup_scaffolding!();

@@ -20,18 +20,28 @@ use crate::error::GridError;
 /// from the UI thread. Calls from several threads at once are safe.
 #[derive(uniffi::Object)]
 pub struct GridStore {
-    /// `None` once closed. Calls hold the read lock, `close_store` the write lock, so closing waits for
-    /// calls in progress and no call ever sees a half-closed store.
-    inner: RwLock<Option<Store>>,
+    /// `None` once closed. Blocking calls hold the read lock, `close_store` the write lock, so
+    /// closing waits for calls in progress and no call ever sees a half-closed store. Async calls
+    /// (sync, photo transfers) take their own `Arc` instead: no lock is held across an `.await`.
+    inner: RwLock<Option<Arc<Store>>>,
 }
 
 impl GridStore {
     /// Runs `f` on the open store and maps its error; [`GridError::Closed`] after `close_store`.
-    fn with<T>(&self, f: impl FnOnce(&Store) -> gridwalk_core::Result<T>) -> Result<T, GridError> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&Store) -> gridwalk_core::Result<T>,
+    ) -> Result<T, GridError> {
         // A panic inside a call cannot leave the store half-changed (SQLite rolls back), so a
         // poisoned lock is still safe to use.
         let guard = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         Ok(f(guard.as_ref().ok_or(GridError::Closed)?)?)
+    }
+
+    /// The open store for an async call, which keeps it open until the call ends.
+    pub(crate) fn shared(&self) -> Result<Arc<Store>, GridError> {
+        let guard = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        guard.clone().ok_or(GridError::Closed)
     }
 }
 
@@ -49,13 +59,14 @@ impl GridStore {
     pub fn open(path: String, key: Vec<u8>, person_id: String) -> Result<Arc<Self>, GridError> {
         let store = Store::open(Path::new(&path), &key, &person_id)?;
         Ok(Arc::new(GridStore {
-            inner: RwLock::new(Some(store)),
+            inner: RwLock::new(Some(Arc::new(store))),
         }))
     }
 
-    /// Closes the store: waits for calls in progress, then releases the database (so the file
-    /// can be moved or wiped). Later calls fail with [`GridError::Closed`]; closing twice is
-    /// harmless. To stop a long call first, use [`GridStore::interrupt`].
+    /// Closes the store: waits for blocking calls in progress, then releases the database (so
+    /// the file can be moved). A sync or photo transfer still running keeps the database open
+    /// until it ends. Later calls fail with [`GridError::Closed`]; closing twice is harmless. To
+    /// stop a long call first, use [`GridStore::interrupt`] or [`crate::SyncClient::cancel`].
     ///
     /// Named `close_store` because the generated Kotlin class already has `close()` from
     /// `AutoCloseable`, which only frees this handle.
@@ -64,6 +75,29 @@ impl GridStore {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
+    }
+
+    /// Closes the store and deletes its files (database, WAL): what the app does when
+    /// [`GridError::Revoked`] says the office revoked this device, before destroying the key.
+    /// Waits for a sync or photo transfer still running on this store (cancel it first with
+    /// [`crate::SyncClient::cancel`]). Fails with [`GridError::Closed`] on a closed store.
+    pub fn wipe(&self) -> Result<(), GridError> {
+        let taken = self
+            .inner
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let mut store = taken.ok_or(GridError::Closed)?;
+        // Async calls hold their own reference; the files go once the last one is released.
+        loop {
+            match Arc::try_unwrap(store) {
+                Ok(s) => return Ok(s.wipe()?),
+                Err(still_shared) => {
+                    store = still_shared;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        }
     }
 
     /// Interrupts a long-running write (rebuild, import) in progress on another thread; it
@@ -78,6 +112,11 @@ impl GridStore {
     /// This device's id (random, made when the store was created).
     pub fn device_id(&self) -> Result<String, GridError> {
         self.with(|s| Ok(s.device_id().to_owned()))
+    }
+
+    /// The Automerge actor id this device writes with (hex); the server binds it at enrolment.
+    pub fn actor_id(&self) -> Result<String, GridError> {
+        self.with(|s| Ok(s.actor_id()))
     }
 
     /// The person using this store.

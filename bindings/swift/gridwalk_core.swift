@@ -400,11 +400,43 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
 
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt32 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterUInt64: FfiConverterPrimitive {
+    typealias FfiType = UInt64
+    typealias SwiftType = UInt64
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt64 {
         return try lift(readInt(&buf))
     }
 
@@ -766,6 +798,133 @@ public func FfiConverterTypeBuildingInput_lower(_ value: BuildingInput) -> RustB
 
 
 /**
+ * An event category of the catalogue.
+ */
+public struct Category {
+    /**
+     * Code.
+     */
+    public var code: String
+    /**
+     * Name shown (Chinese).
+     */
+    public var name: String
+    /**
+     * Department that handles it by default.
+     */
+    public var department: String
+    /**
+     * Respond within this many working hours.
+     */
+    public var responseHours: UInt32
+    /**
+     * Handle within this many working days.
+     */
+    public var handleDays: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Code.
+         */code: String, 
+        /**
+         * Name shown (Chinese).
+         */name: String, 
+        /**
+         * Department that handles it by default.
+         */department: String, 
+        /**
+         * Respond within this many working hours.
+         */responseHours: UInt32, 
+        /**
+         * Handle within this many working days.
+         */handleDays: UInt32) {
+        self.code = code
+        self.name = name
+        self.department = department
+        self.responseHours = responseHours
+        self.handleDays = handleDays
+    }
+}
+
+#if compiler(>=6)
+extension Category: Sendable {}
+#endif
+
+
+extension Category: Equatable, Hashable {
+    public static func ==(lhs: Category, rhs: Category) -> Bool {
+        if lhs.code != rhs.code {
+            return false
+        }
+        if lhs.name != rhs.name {
+            return false
+        }
+        if lhs.department != rhs.department {
+            return false
+        }
+        if lhs.responseHours != rhs.responseHours {
+            return false
+        }
+        if lhs.handleDays != rhs.handleDays {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        hasher.combine(name)
+        hasher.combine(department)
+        hasher.combine(responseHours)
+        hasher.combine(handleDays)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCategory: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Category {
+        return
+            try Category(
+                code: FfiConverterString.read(from: &buf), 
+                name: FfiConverterString.read(from: &buf), 
+                department: FfiConverterString.read(from: &buf), 
+                responseHours: FfiConverterUInt32.read(from: &buf), 
+                handleDays: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Category, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.code, into: &buf)
+        FfiConverterString.write(value.name, into: &buf)
+        FfiConverterString.write(value.department, into: &buf)
+        FfiConverterUInt32.write(value.responseHours, into: &buf)
+        FfiConverterUInt32.write(value.handleDays, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCategory_lift(_ buf: RustBuffer) throws -> Category {
+    return try FfiConverterTypeCategory.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCategory_lower(_ value: Category) -> RustBuffer {
+    return FfiConverterTypeCategory.lower(value)
+}
+
+
+/**
  * A field that two people changed at the same time.
  */
 public struct Conflict {
@@ -1045,6 +1204,1076 @@ public func FfiConverterTypeDueHousehold_lift(_ buf: RustBuffer) throws -> DueHo
 #endif
 public func FfiConverterTypeDueHousehold_lower(_ value: DueHousehold) -> RustBuffer {
     return FfiConverterTypeDueHousehold.lower(value)
+}
+
+
+/**
+ * The credential and what it allows.
+ */
+public struct Enrolment {
+    /**
+     * Bearer token for every later request (keep it in the keystore).
+     */
+    public var token: String
+    /**
+     * Person the device belongs to.
+     */
+    public var personId: String
+    /**
+     * Role: `grid_worker`, `grid_leader`, `building_lead` or `office`.
+     */
+    public var role: String
+    /**
+     * Scope ids: grids, or buildings for a building lead.
+     */
+    public var scope: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Bearer token for every later request (keep it in the keystore).
+         */token: String, 
+        /**
+         * Person the device belongs to.
+         */personId: String, 
+        /**
+         * Role: `grid_worker`, `grid_leader`, `building_lead` or `office`.
+         */role: String, 
+        /**
+         * Scope ids: grids, or buildings for a building lead.
+         */scope: [String]) {
+        self.token = token
+        self.personId = personId
+        self.role = role
+        self.scope = scope
+    }
+}
+
+#if compiler(>=6)
+extension Enrolment: Sendable {}
+#endif
+
+
+extension Enrolment: Equatable, Hashable {
+    public static func ==(lhs: Enrolment, rhs: Enrolment) -> Bool {
+        if lhs.token != rhs.token {
+            return false
+        }
+        if lhs.personId != rhs.personId {
+            return false
+        }
+        if lhs.role != rhs.role {
+            return false
+        }
+        if lhs.scope != rhs.scope {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(token)
+        hasher.combine(personId)
+        hasher.combine(role)
+        hasher.combine(scope)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEnrolment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Enrolment {
+        return
+            try Enrolment(
+                token: FfiConverterString.read(from: &buf), 
+                personId: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                scope: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Enrolment, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.token, into: &buf)
+        FfiConverterString.write(value.personId, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterSequenceString.write(value.scope, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolment_lift(_ buf: RustBuffer) throws -> Enrolment {
+    return try FfiConverterTypeEnrolment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEnrolment_lower(_ value: Enrolment) -> RustBuffer {
+    return FfiConverterTypeEnrolment.lower(value)
+}
+
+
+/**
+ * An event as shown.
+ */
+public struct Event {
+    /**
+     * Id.
+     */
+    public var id: String
+    /**
+     * Grid.
+     */
+    public var gridId: String
+    /**
+     * Source.
+     */
+    public var source: EventSource
+    /**
+     * Category code.
+     */
+    public var category: String
+    /**
+     * Place.
+     */
+    public var place: EventPlace
+    /**
+     * Description.
+     */
+    public var description: String
+    /**
+     * Photos.
+     */
+    public var photos: [String]
+    /**
+     * Household concerned.
+     */
+    public var householdId: String?
+    /**
+     * Dispute parties.
+     */
+    public var parties: [String]
+    /**
+     * Reporter (person).
+     */
+    public var reporter: String
+    /**
+     * Registered at.
+     */
+    public var createdMs: Int64
+    /**
+     * Folded state.
+     */
+    public var state: EventState
+    /**
+     * Current level.
+     */
+    public var level: Level
+    /**
+     * Current handler, if dispatched to a person.
+     */
+    public var assignee: String?
+    /**
+     * Current department, if dispatched to one.
+     */
+    public var department: String?
+    /**
+     * Reporter's rating, once given.
+     */
+    public var rating: UInt8?
+    /**
+     * First response (first applied transition by someone other than the reporter).
+     */
+    public var respondedMs: Int64?
+    /**
+     * Closed at.
+     */
+    public var closedMs: Int64?
+    /**
+     * The log, in causal order.
+     */
+    public var transitions: [Transition]
+    /**
+     * Transitions flagged for review.
+     */
+    public var flagged: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Id.
+         */id: String, 
+        /**
+         * Grid.
+         */gridId: String, 
+        /**
+         * Source.
+         */source: EventSource, 
+        /**
+         * Category code.
+         */category: String, 
+        /**
+         * Place.
+         */place: EventPlace, 
+        /**
+         * Description.
+         */description: String, 
+        /**
+         * Photos.
+         */photos: [String], 
+        /**
+         * Household concerned.
+         */householdId: String?, 
+        /**
+         * Dispute parties.
+         */parties: [String], 
+        /**
+         * Reporter (person).
+         */reporter: String, 
+        /**
+         * Registered at.
+         */createdMs: Int64, 
+        /**
+         * Folded state.
+         */state: EventState, 
+        /**
+         * Current level.
+         */level: Level, 
+        /**
+         * Current handler, if dispatched to a person.
+         */assignee: String?, 
+        /**
+         * Current department, if dispatched to one.
+         */department: String?, 
+        /**
+         * Reporter's rating, once given.
+         */rating: UInt8?, 
+        /**
+         * First response (first applied transition by someone other than the reporter).
+         */respondedMs: Int64?, 
+        /**
+         * Closed at.
+         */closedMs: Int64?, 
+        /**
+         * The log, in causal order.
+         */transitions: [Transition], 
+        /**
+         * Transitions flagged for review.
+         */flagged: UInt32) {
+        self.id = id
+        self.gridId = gridId
+        self.source = source
+        self.category = category
+        self.place = place
+        self.description = description
+        self.photos = photos
+        self.householdId = householdId
+        self.parties = parties
+        self.reporter = reporter
+        self.createdMs = createdMs
+        self.state = state
+        self.level = level
+        self.assignee = assignee
+        self.department = department
+        self.rating = rating
+        self.respondedMs = respondedMs
+        self.closedMs = closedMs
+        self.transitions = transitions
+        self.flagged = flagged
+    }
+}
+
+#if compiler(>=6)
+extension Event: Sendable {}
+#endif
+
+
+extension Event: Equatable, Hashable {
+    public static func ==(lhs: Event, rhs: Event) -> Bool {
+        if lhs.id != rhs.id {
+            return false
+        }
+        if lhs.gridId != rhs.gridId {
+            return false
+        }
+        if lhs.source != rhs.source {
+            return false
+        }
+        if lhs.category != rhs.category {
+            return false
+        }
+        if lhs.place != rhs.place {
+            return false
+        }
+        if lhs.description != rhs.description {
+            return false
+        }
+        if lhs.photos != rhs.photos {
+            return false
+        }
+        if lhs.householdId != rhs.householdId {
+            return false
+        }
+        if lhs.parties != rhs.parties {
+            return false
+        }
+        if lhs.reporter != rhs.reporter {
+            return false
+        }
+        if lhs.createdMs != rhs.createdMs {
+            return false
+        }
+        if lhs.state != rhs.state {
+            return false
+        }
+        if lhs.level != rhs.level {
+            return false
+        }
+        if lhs.assignee != rhs.assignee {
+            return false
+        }
+        if lhs.department != rhs.department {
+            return false
+        }
+        if lhs.rating != rhs.rating {
+            return false
+        }
+        if lhs.respondedMs != rhs.respondedMs {
+            return false
+        }
+        if lhs.closedMs != rhs.closedMs {
+            return false
+        }
+        if lhs.transitions != rhs.transitions {
+            return false
+        }
+        if lhs.flagged != rhs.flagged {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(gridId)
+        hasher.combine(source)
+        hasher.combine(category)
+        hasher.combine(place)
+        hasher.combine(description)
+        hasher.combine(photos)
+        hasher.combine(householdId)
+        hasher.combine(parties)
+        hasher.combine(reporter)
+        hasher.combine(createdMs)
+        hasher.combine(state)
+        hasher.combine(level)
+        hasher.combine(assignee)
+        hasher.combine(department)
+        hasher.combine(rating)
+        hasher.combine(respondedMs)
+        hasher.combine(closedMs)
+        hasher.combine(transitions)
+        hasher.combine(flagged)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEvent: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Event {
+        return
+            try Event(
+                id: FfiConverterString.read(from: &buf), 
+                gridId: FfiConverterString.read(from: &buf), 
+                source: FfiConverterTypeEventSource.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                place: FfiConverterTypeEventPlace.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                photos: FfiConverterSequenceString.read(from: &buf), 
+                householdId: FfiConverterOptionString.read(from: &buf), 
+                parties: FfiConverterSequenceString.read(from: &buf), 
+                reporter: FfiConverterString.read(from: &buf), 
+                createdMs: FfiConverterInt64.read(from: &buf), 
+                state: FfiConverterTypeEventState.read(from: &buf), 
+                level: FfiConverterTypeLevel.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                department: FfiConverterOptionString.read(from: &buf), 
+                rating: FfiConverterOptionUInt8.read(from: &buf), 
+                respondedMs: FfiConverterOptionInt64.read(from: &buf), 
+                closedMs: FfiConverterOptionInt64.read(from: &buf), 
+                transitions: FfiConverterSequenceTypeTransition.read(from: &buf), 
+                flagged: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Event, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.gridId, into: &buf)
+        FfiConverterTypeEventSource.write(value.source, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterTypeEventPlace.write(value.place, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterSequenceString.write(value.photos, into: &buf)
+        FfiConverterOptionString.write(value.householdId, into: &buf)
+        FfiConverterSequenceString.write(value.parties, into: &buf)
+        FfiConverterString.write(value.reporter, into: &buf)
+        FfiConverterInt64.write(value.createdMs, into: &buf)
+        FfiConverterTypeEventState.write(value.state, into: &buf)
+        FfiConverterTypeLevel.write(value.level, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionString.write(value.department, into: &buf)
+        FfiConverterOptionUInt8.write(value.rating, into: &buf)
+        FfiConverterOptionInt64.write(value.respondedMs, into: &buf)
+        FfiConverterOptionInt64.write(value.closedMs, into: &buf)
+        FfiConverterSequenceTypeTransition.write(value.transitions, into: &buf)
+        FfiConverterUInt32.write(value.flagged, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lift(_ buf: RustBuffer) throws -> Event {
+    return try FfiConverterTypeEvent.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEvent_lower(_ value: Event) -> RustBuffer {
+    return FfiConverterTypeEvent.lower(value)
+}
+
+
+/**
+ * A new event.
+ */
+public struct EventInput {
+    /**
+     * Grid it belongs to.
+     */
+    public var gridId: String
+    /**
+     * Where it came from.
+     */
+    public var source: EventSource
+    /**
+     * Category code from the catalogue.
+     */
+    public var category: String
+    /**
+     * Place.
+     */
+    public var place: EventPlace
+    /**
+     * What is wrong.
+     */
+    public var description: String
+    /**
+     * Photos (hashes of stored photos).
+     */
+    public var photos: [String]
+    /**
+     * Household concerned (needs, disputes).
+     */
+    public var householdId: String?
+    /**
+     * Dispute parties (names or roles as the worker notes them).
+     */
+    public var parties: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Grid it belongs to.
+         */gridId: String, 
+        /**
+         * Where it came from.
+         */source: EventSource, 
+        /**
+         * Category code from the catalogue.
+         */category: String, 
+        /**
+         * Place.
+         */place: EventPlace, 
+        /**
+         * What is wrong.
+         */description: String, 
+        /**
+         * Photos (hashes of stored photos).
+         */photos: [String], 
+        /**
+         * Household concerned (needs, disputes).
+         */householdId: String?, 
+        /**
+         * Dispute parties (names or roles as the worker notes them).
+         */parties: [String]) {
+        self.gridId = gridId
+        self.source = source
+        self.category = category
+        self.place = place
+        self.description = description
+        self.photos = photos
+        self.householdId = householdId
+        self.parties = parties
+    }
+}
+
+#if compiler(>=6)
+extension EventInput: Sendable {}
+#endif
+
+
+extension EventInput: Equatable, Hashable {
+    public static func ==(lhs: EventInput, rhs: EventInput) -> Bool {
+        if lhs.gridId != rhs.gridId {
+            return false
+        }
+        if lhs.source != rhs.source {
+            return false
+        }
+        if lhs.category != rhs.category {
+            return false
+        }
+        if lhs.place != rhs.place {
+            return false
+        }
+        if lhs.description != rhs.description {
+            return false
+        }
+        if lhs.photos != rhs.photos {
+            return false
+        }
+        if lhs.householdId != rhs.householdId {
+            return false
+        }
+        if lhs.parties != rhs.parties {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(gridId)
+        hasher.combine(source)
+        hasher.combine(category)
+        hasher.combine(place)
+        hasher.combine(description)
+        hasher.combine(photos)
+        hasher.combine(householdId)
+        hasher.combine(parties)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventInput {
+        return
+            try EventInput(
+                gridId: FfiConverterString.read(from: &buf), 
+                source: FfiConverterTypeEventSource.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                place: FfiConverterTypeEventPlace.read(from: &buf), 
+                description: FfiConverterString.read(from: &buf), 
+                photos: FfiConverterSequenceString.read(from: &buf), 
+                householdId: FfiConverterOptionString.read(from: &buf), 
+                parties: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.gridId, into: &buf)
+        FfiConverterTypeEventSource.write(value.source, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterTypeEventPlace.write(value.place, into: &buf)
+        FfiConverterString.write(value.description, into: &buf)
+        FfiConverterSequenceString.write(value.photos, into: &buf)
+        FfiConverterOptionString.write(value.householdId, into: &buf)
+        FfiConverterSequenceString.write(value.parties, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventInput_lift(_ buf: RustBuffer) throws -> EventInput {
+    return try FfiConverterTypeEventInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventInput_lower(_ value: EventInput) -> RustBuffer {
+    return FfiConverterTypeEventInput.lower(value)
+}
+
+
+/**
+ * Where an event is.
+ */
+public struct EventPlace {
+    /**
+     * Building, if in one.
+     */
+    public var buildingId: String?
+    /**
+     * Unit.
+     */
+    public var unit: String?
+    /**
+     * Free-text place ("小区东门垃圾站").
+     */
+    public var text: String
+    /**
+     * Latitude, when attached.
+     */
+    public var lat: Double?
+    /**
+     * Longitude, when attached.
+     */
+    public var lon: Double?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Building, if in one.
+         */buildingId: String?, 
+        /**
+         * Unit.
+         */unit: String?, 
+        /**
+         * Free-text place ("小区东门垃圾站").
+         */text: String, 
+        /**
+         * Latitude, when attached.
+         */lat: Double?, 
+        /**
+         * Longitude, when attached.
+         */lon: Double?) {
+        self.buildingId = buildingId
+        self.unit = unit
+        self.text = text
+        self.lat = lat
+        self.lon = lon
+    }
+}
+
+#if compiler(>=6)
+extension EventPlace: Sendable {}
+#endif
+
+
+extension EventPlace: Equatable, Hashable {
+    public static func ==(lhs: EventPlace, rhs: EventPlace) -> Bool {
+        if lhs.buildingId != rhs.buildingId {
+            return false
+        }
+        if lhs.unit != rhs.unit {
+            return false
+        }
+        if lhs.text != rhs.text {
+            return false
+        }
+        if lhs.lat != rhs.lat {
+            return false
+        }
+        if lhs.lon != rhs.lon {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(buildingId)
+        hasher.combine(unit)
+        hasher.combine(text)
+        hasher.combine(lat)
+        hasher.combine(lon)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventPlace: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventPlace {
+        return
+            try EventPlace(
+                buildingId: FfiConverterOptionString.read(from: &buf), 
+                unit: FfiConverterOptionString.read(from: &buf), 
+                text: FfiConverterString.read(from: &buf), 
+                lat: FfiConverterOptionDouble.read(from: &buf), 
+                lon: FfiConverterOptionDouble.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventPlace, into buf: inout [UInt8]) {
+        FfiConverterOptionString.write(value.buildingId, into: &buf)
+        FfiConverterOptionString.write(value.unit, into: &buf)
+        FfiConverterString.write(value.text, into: &buf)
+        FfiConverterOptionDouble.write(value.lat, into: &buf)
+        FfiConverterOptionDouble.write(value.lon, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventPlace_lift(_ buf: RustBuffer) throws -> EventPlace {
+    return try FfiConverterTypeEventPlace.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventPlace_lower(_ value: EventPlace) -> RustBuffer {
+    return FfiConverterTypeEventPlace.lower(value)
+}
+
+
+/**
+ * An event in a list.
+ */
+public struct EventSummary {
+    /**
+     * Id.
+     */
+    public var id: String
+    /**
+     * Grid.
+     */
+    public var gridId: String
+    /**
+     * Building.
+     */
+    public var buildingId: String?
+    /**
+     * Category code.
+     */
+    public var category: String
+    /**
+     * State.
+     */
+    public var state: EventState
+    /**
+     * Reporter.
+     */
+    public var reporter: String
+    /**
+     * Registered at.
+     */
+    public var createdMs: Int64
+    /**
+     * Respond by.
+     */
+    public var responseDueMs: Int64
+    /**
+     * Handle by.
+     */
+    public var handleDueMs: Int64
+    /**
+     * Transitions flagged for review.
+     */
+    public var flagged: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Id.
+         */id: String, 
+        /**
+         * Grid.
+         */gridId: String, 
+        /**
+         * Building.
+         */buildingId: String?, 
+        /**
+         * Category code.
+         */category: String, 
+        /**
+         * State.
+         */state: EventState, 
+        /**
+         * Reporter.
+         */reporter: String, 
+        /**
+         * Registered at.
+         */createdMs: Int64, 
+        /**
+         * Respond by.
+         */responseDueMs: Int64, 
+        /**
+         * Handle by.
+         */handleDueMs: Int64, 
+        /**
+         * Transitions flagged for review.
+         */flagged: UInt32) {
+        self.id = id
+        self.gridId = gridId
+        self.buildingId = buildingId
+        self.category = category
+        self.state = state
+        self.reporter = reporter
+        self.createdMs = createdMs
+        self.responseDueMs = responseDueMs
+        self.handleDueMs = handleDueMs
+        self.flagged = flagged
+    }
+}
+
+#if compiler(>=6)
+extension EventSummary: Sendable {}
+#endif
+
+
+extension EventSummary: Equatable, Hashable {
+    public static func ==(lhs: EventSummary, rhs: EventSummary) -> Bool {
+        if lhs.id != rhs.id {
+            return false
+        }
+        if lhs.gridId != rhs.gridId {
+            return false
+        }
+        if lhs.buildingId != rhs.buildingId {
+            return false
+        }
+        if lhs.category != rhs.category {
+            return false
+        }
+        if lhs.state != rhs.state {
+            return false
+        }
+        if lhs.reporter != rhs.reporter {
+            return false
+        }
+        if lhs.createdMs != rhs.createdMs {
+            return false
+        }
+        if lhs.responseDueMs != rhs.responseDueMs {
+            return false
+        }
+        if lhs.handleDueMs != rhs.handleDueMs {
+            return false
+        }
+        if lhs.flagged != rhs.flagged {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(gridId)
+        hasher.combine(buildingId)
+        hasher.combine(category)
+        hasher.combine(state)
+        hasher.combine(reporter)
+        hasher.combine(createdMs)
+        hasher.combine(responseDueMs)
+        hasher.combine(handleDueMs)
+        hasher.combine(flagged)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventSummary: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventSummary {
+        return
+            try EventSummary(
+                id: FfiConverterString.read(from: &buf), 
+                gridId: FfiConverterString.read(from: &buf), 
+                buildingId: FfiConverterOptionString.read(from: &buf), 
+                category: FfiConverterString.read(from: &buf), 
+                state: FfiConverterTypeEventState.read(from: &buf), 
+                reporter: FfiConverterString.read(from: &buf), 
+                createdMs: FfiConverterInt64.read(from: &buf), 
+                responseDueMs: FfiConverterInt64.read(from: &buf), 
+                handleDueMs: FfiConverterInt64.read(from: &buf), 
+                flagged: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventSummary, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterString.write(value.gridId, into: &buf)
+        FfiConverterOptionString.write(value.buildingId, into: &buf)
+        FfiConverterString.write(value.category, into: &buf)
+        FfiConverterTypeEventState.write(value.state, into: &buf)
+        FfiConverterString.write(value.reporter, into: &buf)
+        FfiConverterInt64.write(value.createdMs, into: &buf)
+        FfiConverterInt64.write(value.responseDueMs, into: &buf)
+        FfiConverterInt64.write(value.handleDueMs, into: &buf)
+        FfiConverterUInt32.write(value.flagged, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventSummary_lift(_ buf: RustBuffer) throws -> EventSummary {
+    return try FfiConverterTypeEventSummary.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventSummary_lower(_ value: EventSummary) -> RustBuffer {
+    return FfiConverterTypeEventSummary.lower(value)
+}
+
+
+/**
+ * An event with its deadlines, as of a moment.
+ */
+public struct EventView {
+    /**
+     * The event.
+     */
+    public var event: Event
+    /**
+     * Respond by.
+     */
+    public var responseDueMs: Int64
+    /**
+     * Handle by.
+     */
+    public var handleDueMs: Int64
+    /**
+     * Working minutes left to the handling deadline (negative: overdue by that much).
+     */
+    public var workingMinutesLeft: Int64
+    /**
+     * Past a deadline that is not met yet.
+     */
+    public var overdue: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The event.
+         */event: Event, 
+        /**
+         * Respond by.
+         */responseDueMs: Int64, 
+        /**
+         * Handle by.
+         */handleDueMs: Int64, 
+        /**
+         * Working minutes left to the handling deadline (negative: overdue by that much).
+         */workingMinutesLeft: Int64, 
+        /**
+         * Past a deadline that is not met yet.
+         */overdue: Bool) {
+        self.event = event
+        self.responseDueMs = responseDueMs
+        self.handleDueMs = handleDueMs
+        self.workingMinutesLeft = workingMinutesLeft
+        self.overdue = overdue
+    }
+}
+
+#if compiler(>=6)
+extension EventView: Sendable {}
+#endif
+
+
+extension EventView: Equatable, Hashable {
+    public static func ==(lhs: EventView, rhs: EventView) -> Bool {
+        if lhs.event != rhs.event {
+            return false
+        }
+        if lhs.responseDueMs != rhs.responseDueMs {
+            return false
+        }
+        if lhs.handleDueMs != rhs.handleDueMs {
+            return false
+        }
+        if lhs.workingMinutesLeft != rhs.workingMinutesLeft {
+            return false
+        }
+        if lhs.overdue != rhs.overdue {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(event)
+        hasher.combine(responseDueMs)
+        hasher.combine(handleDueMs)
+        hasher.combine(workingMinutesLeft)
+        hasher.combine(overdue)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventView: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventView {
+        return
+            try EventView(
+                event: FfiConverterTypeEvent.read(from: &buf), 
+                responseDueMs: FfiConverterInt64.read(from: &buf), 
+                handleDueMs: FfiConverterInt64.read(from: &buf), 
+                workingMinutesLeft: FfiConverterInt64.read(from: &buf), 
+                overdue: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: EventView, into buf: inout [UInt8]) {
+        FfiConverterTypeEvent.write(value.event, into: &buf)
+        FfiConverterInt64.write(value.responseDueMs, into: &buf)
+        FfiConverterInt64.write(value.handleDueMs, into: &buf)
+        FfiConverterInt64.write(value.workingMinutesLeft, into: &buf)
+        FfiConverterBool.write(value.overdue, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventView_lift(_ buf: RustBuffer) throws -> EventView {
+    return try FfiConverterTypeEventView.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventView_lower(_ value: EventView) -> RustBuffer {
+    return FfiConverterTypeEventView.lower(value)
 }
 
 
@@ -2290,6 +3519,91 @@ public func FfiConverterTypeHouseholdSummary_lower(_ value: HouseholdSummary) ->
 
 
 /**
+ * Who this device acts as (from enrolment): role and scope ids.
+ */
+public struct Identity {
+    /**
+     * `grid_worker`, `grid_leader`, `building_lead` or `office`.
+     */
+    public var role: String
+    /**
+     * Grid ids, or building ids for a building lead.
+     */
+    public var scope: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `grid_worker`, `grid_leader`, `building_lead` or `office`.
+         */role: String, 
+        /**
+         * Grid ids, or building ids for a building lead.
+         */scope: [String]) {
+        self.role = role
+        self.scope = scope
+    }
+}
+
+#if compiler(>=6)
+extension Identity: Sendable {}
+#endif
+
+
+extension Identity: Equatable, Hashable {
+    public static func ==(lhs: Identity, rhs: Identity) -> Bool {
+        if lhs.role != rhs.role {
+            return false
+        }
+        if lhs.scope != rhs.scope {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(role)
+        hasher.combine(scope)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeIdentity: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Identity {
+        return
+            try Identity(
+                role: FfiConverterString.read(from: &buf), 
+                scope: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Identity, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterSequenceString.write(value.scope, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentity_lift(_ buf: RustBuffer) throws -> Identity {
+    return try FfiConverterTypeIdentity.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeIdentity_lower(_ value: Identity) -> RustBuffer {
+    return FfiConverterTypeIdentity.lower(value)
+}
+
+
+/**
  * Where a visit happened, when the worker chose to attach it.
  */
 public struct Location {
@@ -2498,6 +3812,218 @@ public func FfiConverterTypeNeedInput_lift(_ buf: RustBuffer) throws -> NeedInpu
 #endif
 public func FfiConverterTypeNeedInput_lower(_ value: NeedInput) -> RustBuffer {
     return FfiConverterTypeNeedInput.lower(value)
+}
+
+
+/**
+ * A processed photo as stored.
+ */
+public struct PhotoRef {
+    /**
+     * SHA-256 of the stored JPEG (what records reference).
+     */
+    public var hash: String
+    /**
+     * SHA-256 of the thumbnail.
+     */
+    public var thumbHash: String
+    /**
+     * Width.
+     */
+    public var width: UInt32
+    /**
+     * Height.
+     */
+    public var height: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * SHA-256 of the stored JPEG (what records reference).
+         */hash: String, 
+        /**
+         * SHA-256 of the thumbnail.
+         */thumbHash: String, 
+        /**
+         * Width.
+         */width: UInt32, 
+        /**
+         * Height.
+         */height: UInt32) {
+        self.hash = hash
+        self.thumbHash = thumbHash
+        self.width = width
+        self.height = height
+    }
+}
+
+#if compiler(>=6)
+extension PhotoRef: Sendable {}
+#endif
+
+
+extension PhotoRef: Equatable, Hashable {
+    public static func ==(lhs: PhotoRef, rhs: PhotoRef) -> Bool {
+        if lhs.hash != rhs.hash {
+            return false
+        }
+        if lhs.thumbHash != rhs.thumbHash {
+            return false
+        }
+        if lhs.width != rhs.width {
+            return false
+        }
+        if lhs.height != rhs.height {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
+        hasher.combine(thumbHash)
+        hasher.combine(width)
+        hasher.combine(height)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhotoRef: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhotoRef {
+        return
+            try PhotoRef(
+                hash: FfiConverterString.read(from: &buf), 
+                thumbHash: FfiConverterString.read(from: &buf), 
+                width: FfiConverterUInt32.read(from: &buf), 
+                height: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhotoRef, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.hash, into: &buf)
+        FfiConverterString.write(value.thumbHash, into: &buf)
+        FfiConverterUInt32.write(value.width, into: &buf)
+        FfiConverterUInt32.write(value.height, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoRef_lift(_ buf: RustBuffer) throws -> PhotoRef {
+    return try FfiConverterTypePhotoRef.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoRef_lower(_ value: PhotoRef) -> RustBuffer {
+    return FfiConverterTypePhotoRef.lower(value)
+}
+
+
+/**
+ * What a photo transfer did.
+ */
+public struct PhotoReport {
+    /**
+     * Photos now on the server.
+     */
+    public var uploaded: UInt32
+    /**
+     * Bytes sent.
+     */
+    public var bytesUp: UInt64
+    /**
+     * Photos fetched.
+     */
+    public var downloaded: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Photos now on the server.
+         */uploaded: UInt32, 
+        /**
+         * Bytes sent.
+         */bytesUp: UInt64, 
+        /**
+         * Photos fetched.
+         */downloaded: UInt32) {
+        self.uploaded = uploaded
+        self.bytesUp = bytesUp
+        self.downloaded = downloaded
+    }
+}
+
+#if compiler(>=6)
+extension PhotoReport: Sendable {}
+#endif
+
+
+extension PhotoReport: Equatable, Hashable {
+    public static func ==(lhs: PhotoReport, rhs: PhotoReport) -> Bool {
+        if lhs.uploaded != rhs.uploaded {
+            return false
+        }
+        if lhs.bytesUp != rhs.bytesUp {
+            return false
+        }
+        if lhs.downloaded != rhs.downloaded {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(uploaded)
+        hasher.combine(bytesUp)
+        hasher.combine(downloaded)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePhotoReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PhotoReport {
+        return
+            try PhotoReport(
+                uploaded: FfiConverterUInt32.read(from: &buf), 
+                bytesUp: FfiConverterUInt64.read(from: &buf), 
+                downloaded: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PhotoReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.uploaded, into: &buf)
+        FfiConverterUInt64.write(value.bytesUp, into: &buf)
+        FfiConverterUInt32.write(value.downloaded, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoReport_lift(_ buf: RustBuffer) throws -> PhotoReport {
+    return try FfiConverterTypePhotoReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePhotoReport_lower(_ value: PhotoReport) -> RustBuffer {
+    return FfiConverterTypePhotoReport.lower(value)
 }
 
 
@@ -3728,6 +5254,654 @@ public func FfiConverterTypeStatusChange_lower(_ value: StatusChange) -> RustBuf
 
 
 /**
+ * A step to take.
+ */
+public struct StepInput {
+    /**
+     * Note, reason or result.
+     */
+    public var note: String
+    /**
+     * Handler person (dispatch).
+     */
+    public var assignee: String?
+    /**
+     * Department (dispatch).
+     */
+    public var department: String?
+    /**
+     * Rating 1–5 (feedback).
+     */
+    public var rating: UInt8?
+    /**
+     * After-photos (handle).
+     */
+    public var photos: [String]
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Note, reason or result.
+         */note: String, 
+        /**
+         * Handler person (dispatch).
+         */assignee: String?, 
+        /**
+         * Department (dispatch).
+         */department: String?, 
+        /**
+         * Rating 1–5 (feedback).
+         */rating: UInt8?, 
+        /**
+         * After-photos (handle).
+         */photos: [String]) {
+        self.note = note
+        self.assignee = assignee
+        self.department = department
+        self.rating = rating
+        self.photos = photos
+    }
+}
+
+#if compiler(>=6)
+extension StepInput: Sendable {}
+#endif
+
+
+extension StepInput: Equatable, Hashable {
+    public static func ==(lhs: StepInput, rhs: StepInput) -> Bool {
+        if lhs.note != rhs.note {
+            return false
+        }
+        if lhs.assignee != rhs.assignee {
+            return false
+        }
+        if lhs.department != rhs.department {
+            return false
+        }
+        if lhs.rating != rhs.rating {
+            return false
+        }
+        if lhs.photos != rhs.photos {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(note)
+        hasher.combine(assignee)
+        hasher.combine(department)
+        hasher.combine(rating)
+        hasher.combine(photos)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeStepInput: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> StepInput {
+        return
+            try StepInput(
+                note: FfiConverterString.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                department: FfiConverterOptionString.read(from: &buf), 
+                rating: FfiConverterOptionUInt8.read(from: &buf), 
+                photos: FfiConverterSequenceString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: StepInput, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionString.write(value.department, into: &buf)
+        FfiConverterOptionUInt8.write(value.rating, into: &buf)
+        FfiConverterSequenceString.write(value.photos, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepInput_lift(_ buf: RustBuffer) throws -> StepInput {
+    return try FfiConverterTypeStepInput.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeStepInput_lower(_ value: StepInput) -> RustBuffer {
+    return FfiConverterTypeStepInput.lower(value)
+}
+
+
+/**
+ * Progress of a sync, reported after every step.
+ */
+public struct SyncProgress {
+    /**
+     * Phase.
+     */
+    public var phase: SyncPhase
+    /**
+     * Round trip number (1-based).
+     */
+    public var round: UInt32
+    /**
+     * Documents sent so far.
+     */
+    public var documentsUp: UInt32
+    /**
+     * Documents received so far.
+     */
+    public var documentsDown: UInt32
+    /**
+     * Bytes sent so far (compressed).
+     */
+    public var bytesUp: UInt64
+    /**
+     * Bytes received so far (compressed).
+     */
+    public var bytesDown: UInt64
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Phase.
+         */phase: SyncPhase, 
+        /**
+         * Round trip number (1-based).
+         */round: UInt32, 
+        /**
+         * Documents sent so far.
+         */documentsUp: UInt32, 
+        /**
+         * Documents received so far.
+         */documentsDown: UInt32, 
+        /**
+         * Bytes sent so far (compressed).
+         */bytesUp: UInt64, 
+        /**
+         * Bytes received so far (compressed).
+         */bytesDown: UInt64) {
+        self.phase = phase
+        self.round = round
+        self.documentsUp = documentsUp
+        self.documentsDown = documentsDown
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+    }
+}
+
+#if compiler(>=6)
+extension SyncProgress: Sendable {}
+#endif
+
+
+extension SyncProgress: Equatable, Hashable {
+    public static func ==(lhs: SyncProgress, rhs: SyncProgress) -> Bool {
+        if lhs.phase != rhs.phase {
+            return false
+        }
+        if lhs.round != rhs.round {
+            return false
+        }
+        if lhs.documentsUp != rhs.documentsUp {
+            return false
+        }
+        if lhs.documentsDown != rhs.documentsDown {
+            return false
+        }
+        if lhs.bytesUp != rhs.bytesUp {
+            return false
+        }
+        if lhs.bytesDown != rhs.bytesDown {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(phase)
+        hasher.combine(round)
+        hasher.combine(documentsUp)
+        hasher.combine(documentsDown)
+        hasher.combine(bytesUp)
+        hasher.combine(bytesDown)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncProgress: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncProgress {
+        return
+            try SyncProgress(
+                phase: FfiConverterTypeSyncPhase.read(from: &buf), 
+                round: FfiConverterUInt32.read(from: &buf), 
+                documentsUp: FfiConverterUInt32.read(from: &buf), 
+                documentsDown: FfiConverterUInt32.read(from: &buf), 
+                bytesUp: FfiConverterUInt64.read(from: &buf), 
+                bytesDown: FfiConverterUInt64.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncProgress, into buf: inout [UInt8]) {
+        FfiConverterTypeSyncPhase.write(value.phase, into: &buf)
+        FfiConverterUInt32.write(value.round, into: &buf)
+        FfiConverterUInt32.write(value.documentsUp, into: &buf)
+        FfiConverterUInt32.write(value.documentsDown, into: &buf)
+        FfiConverterUInt64.write(value.bytesUp, into: &buf)
+        FfiConverterUInt64.write(value.bytesDown, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgress_lift(_ buf: RustBuffer) throws -> SyncProgress {
+    return try FfiConverterTypeSyncProgress.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncProgress_lower(_ value: SyncProgress) -> RustBuffer {
+    return FfiConverterTypeSyncProgress.lower(value)
+}
+
+
+/**
+ * What a finished sync did.
+ */
+public struct SyncReport {
+    /**
+     * Round trips made.
+     */
+    public var roundTrips: UInt32
+    /**
+     * Changes the server acknowledged.
+     */
+    public var changesUp: UInt32
+    /**
+     * New changes applied here.
+     */
+    public var changesDown: UInt32
+    /**
+     * Bytes sent (compressed).
+     */
+    public var bytesUp: UInt64
+    /**
+     * Bytes received (compressed).
+     */
+    public var bytesDown: UInt64
+    /**
+     * Everything local is now acknowledged.
+     */
+    public var everythingUploaded: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Round trips made.
+         */roundTrips: UInt32, 
+        /**
+         * Changes the server acknowledged.
+         */changesUp: UInt32, 
+        /**
+         * New changes applied here.
+         */changesDown: UInt32, 
+        /**
+         * Bytes sent (compressed).
+         */bytesUp: UInt64, 
+        /**
+         * Bytes received (compressed).
+         */bytesDown: UInt64, 
+        /**
+         * Everything local is now acknowledged.
+         */everythingUploaded: Bool) {
+        self.roundTrips = roundTrips
+        self.changesUp = changesUp
+        self.changesDown = changesDown
+        self.bytesUp = bytesUp
+        self.bytesDown = bytesDown
+        self.everythingUploaded = everythingUploaded
+    }
+}
+
+#if compiler(>=6)
+extension SyncReport: Sendable {}
+#endif
+
+
+extension SyncReport: Equatable, Hashable {
+    public static func ==(lhs: SyncReport, rhs: SyncReport) -> Bool {
+        if lhs.roundTrips != rhs.roundTrips {
+            return false
+        }
+        if lhs.changesUp != rhs.changesUp {
+            return false
+        }
+        if lhs.changesDown != rhs.changesDown {
+            return false
+        }
+        if lhs.bytesUp != rhs.bytesUp {
+            return false
+        }
+        if lhs.bytesDown != rhs.bytesDown {
+            return false
+        }
+        if lhs.everythingUploaded != rhs.everythingUploaded {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(roundTrips)
+        hasher.combine(changesUp)
+        hasher.combine(changesDown)
+        hasher.combine(bytesUp)
+        hasher.combine(bytesDown)
+        hasher.combine(everythingUploaded)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncReport: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncReport {
+        return
+            try SyncReport(
+                roundTrips: FfiConverterUInt32.read(from: &buf), 
+                changesUp: FfiConverterUInt32.read(from: &buf), 
+                changesDown: FfiConverterUInt32.read(from: &buf), 
+                bytesUp: FfiConverterUInt64.read(from: &buf), 
+                bytesDown: FfiConverterUInt64.read(from: &buf), 
+                everythingUploaded: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SyncReport, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.roundTrips, into: &buf)
+        FfiConverterUInt32.write(value.changesUp, into: &buf)
+        FfiConverterUInt32.write(value.changesDown, into: &buf)
+        FfiConverterUInt64.write(value.bytesUp, into: &buf)
+        FfiConverterUInt64.write(value.bytesDown, into: &buf)
+        FfiConverterBool.write(value.everythingUploaded, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lift(_ buf: RustBuffer) throws -> SyncReport {
+    return try FfiConverterTypeSyncReport.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncReport_lower(_ value: SyncReport) -> RustBuffer {
+    return FfiConverterTypeSyncReport.lower(value)
+}
+
+
+/**
+ * One entry of an event's transition log, as folded.
+ */
+public struct Transition {
+    /**
+     * Id (unique per transition).
+     */
+    public var id: String
+    /**
+     * What was done.
+     */
+    public var action: Action
+    /**
+     * Who did it.
+     */
+    public var by: String
+    /**
+     * Their role.
+     */
+    public var role: String
+    /**
+     * When.
+     */
+    public var atMs: Int64
+    /**
+     * The state they saw when they did it.
+     */
+    public var seen: EventState
+    /**
+     * State after this transition (unchanged when flagged).
+     */
+    public var stateAfter: EventState
+    /**
+     * Note, reason or result.
+     */
+    public var note: String
+    /**
+     * Handler person (dispatch).
+     */
+    public var assignee: String?
+    /**
+     * Department (dispatch).
+     */
+    public var department: String?
+    /**
+     * Rating 1–5 (feedback).
+     */
+    public var rating: UInt8?
+    /**
+     * Photos (after-photos of handling).
+     */
+    public var photos: [String]
+    /**
+     * Set when the transition did not apply in causal order; kept for review.
+     */
+    public var flag: String?
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Id (unique per transition).
+         */id: String, 
+        /**
+         * What was done.
+         */action: Action, 
+        /**
+         * Who did it.
+         */by: String, 
+        /**
+         * Their role.
+         */role: String, 
+        /**
+         * When.
+         */atMs: Int64, 
+        /**
+         * The state they saw when they did it.
+         */seen: EventState, 
+        /**
+         * State after this transition (unchanged when flagged).
+         */stateAfter: EventState, 
+        /**
+         * Note, reason or result.
+         */note: String, 
+        /**
+         * Handler person (dispatch).
+         */assignee: String?, 
+        /**
+         * Department (dispatch).
+         */department: String?, 
+        /**
+         * Rating 1–5 (feedback).
+         */rating: UInt8?, 
+        /**
+         * Photos (after-photos of handling).
+         */photos: [String], 
+        /**
+         * Set when the transition did not apply in causal order; kept for review.
+         */flag: String?) {
+        self.id = id
+        self.action = action
+        self.by = by
+        self.role = role
+        self.atMs = atMs
+        self.seen = seen
+        self.stateAfter = stateAfter
+        self.note = note
+        self.assignee = assignee
+        self.department = department
+        self.rating = rating
+        self.photos = photos
+        self.flag = flag
+    }
+}
+
+#if compiler(>=6)
+extension Transition: Sendable {}
+#endif
+
+
+extension Transition: Equatable, Hashable {
+    public static func ==(lhs: Transition, rhs: Transition) -> Bool {
+        if lhs.id != rhs.id {
+            return false
+        }
+        if lhs.action != rhs.action {
+            return false
+        }
+        if lhs.by != rhs.by {
+            return false
+        }
+        if lhs.role != rhs.role {
+            return false
+        }
+        if lhs.atMs != rhs.atMs {
+            return false
+        }
+        if lhs.seen != rhs.seen {
+            return false
+        }
+        if lhs.stateAfter != rhs.stateAfter {
+            return false
+        }
+        if lhs.note != rhs.note {
+            return false
+        }
+        if lhs.assignee != rhs.assignee {
+            return false
+        }
+        if lhs.department != rhs.department {
+            return false
+        }
+        if lhs.rating != rhs.rating {
+            return false
+        }
+        if lhs.photos != rhs.photos {
+            return false
+        }
+        if lhs.flag != rhs.flag {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(action)
+        hasher.combine(by)
+        hasher.combine(role)
+        hasher.combine(atMs)
+        hasher.combine(seen)
+        hasher.combine(stateAfter)
+        hasher.combine(note)
+        hasher.combine(assignee)
+        hasher.combine(department)
+        hasher.combine(rating)
+        hasher.combine(photos)
+        hasher.combine(flag)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeTransition: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Transition {
+        return
+            try Transition(
+                id: FfiConverterString.read(from: &buf), 
+                action: FfiConverterTypeAction.read(from: &buf), 
+                by: FfiConverterString.read(from: &buf), 
+                role: FfiConverterString.read(from: &buf), 
+                atMs: FfiConverterInt64.read(from: &buf), 
+                seen: FfiConverterTypeEventState.read(from: &buf), 
+                stateAfter: FfiConverterTypeEventState.read(from: &buf), 
+                note: FfiConverterString.read(from: &buf), 
+                assignee: FfiConverterOptionString.read(from: &buf), 
+                department: FfiConverterOptionString.read(from: &buf), 
+                rating: FfiConverterOptionUInt8.read(from: &buf), 
+                photos: FfiConverterSequenceString.read(from: &buf), 
+                flag: FfiConverterOptionString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Transition, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterTypeAction.write(value.action, into: &buf)
+        FfiConverterString.write(value.by, into: &buf)
+        FfiConverterString.write(value.role, into: &buf)
+        FfiConverterInt64.write(value.atMs, into: &buf)
+        FfiConverterTypeEventState.write(value.seen, into: &buf)
+        FfiConverterTypeEventState.write(value.stateAfter, into: &buf)
+        FfiConverterString.write(value.note, into: &buf)
+        FfiConverterOptionString.write(value.assignee, into: &buf)
+        FfiConverterOptionString.write(value.department, into: &buf)
+        FfiConverterOptionUInt8.write(value.rating, into: &buf)
+        FfiConverterSequenceString.write(value.photos, into: &buf)
+        FfiConverterOptionString.write(value.flag, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransition_lift(_ buf: RustBuffer) throws -> Transition {
+    return try FfiConverterTypeTransition.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeTransition_lower(_ value: Transition) -> RustBuffer {
+    return FfiConverterTypeTransition.lower(value)
+}
+
+
+/**
  * A vehicle of the household (实有车辆).
  */
 public struct Vehicle {
@@ -4306,6 +6480,135 @@ public func FfiConverterTypeVisitInput_lower(_ value: VisitInput) -> RustBuffer 
 // Note that we don't yet support `indirect` for enums.
 // See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
 /**
+ * A step someone takes on an event.
+ */
+
+public enum Action {
+    
+    /**
+     * Dispatch to a handler (person) or a department.
+     */
+    case dispatch
+    /**
+     * Report the event handled (result, after-photos).
+     */
+    case handle
+    /**
+     * Verify the handling (not by the handler).
+     */
+    case verify
+    /**
+     * Close the case.
+     */
+    case close
+    /**
+     * Send back to an earlier step, with a reason.
+     */
+    case `return`
+    /**
+     * Hand up one level: grid → community → street.
+     */
+    case escalate
+    /**
+     * The reporter's rating (1–5) and comment after closing.
+     */
+    case feedback
+}
+
+
+#if compiler(>=6)
+extension Action: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeAction: FfiConverterRustBuffer {
+    typealias SwiftType = Action
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Action {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .dispatch
+        
+        case 2: return .handle
+        
+        case 3: return .verify
+        
+        case 4: return .close
+        
+        case 5: return .`return`
+        
+        case 6: return .escalate
+        
+        case 7: return .feedback
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Action, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .dispatch:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .handle:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .verify:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .close:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .`return`:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .escalate:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .feedback:
+            writeInt(&buf, Int32(7))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAction_lift(_ buf: RustBuffer) throws -> Action {
+    return try FfiConverterTypeAction.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeAction_lower(_ value: Action) -> RustBuffer {
+    return FfiConverterTypeAction.lower(value)
+}
+
+
+extension Action: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
  * One answer. Serialised as `{"type": "yes_no", "value": true}`.
  */
 
@@ -4574,6 +6877,204 @@ extension CareTag: Equatable, Hashable {}
 // Note that we don't yet support `indirect` for enums.
 // See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
 /**
+ * Where an event came from.
+ */
+
+public enum EventSource {
+    
+    /**
+     * 随手拍
+     */
+    case snap
+    /**
+     * A need raised at a visit (困难需求)
+     */
+    case need
+    /**
+     * A dispute (矛盾纠纷)
+     */
+    case dispute
+}
+
+
+#if compiler(>=6)
+extension EventSource: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventSource: FfiConverterRustBuffer {
+    typealias SwiftType = EventSource
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventSource {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .snap
+        
+        case 2: return .need
+        
+        case 3: return .dispute
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventSource, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .snap:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .need:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .dispute:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventSource_lift(_ buf: RustBuffer) throws -> EventSource {
+    return try FfiConverterTypeEventSource.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventSource_lower(_ value: EventSource) -> RustBuffer {
+    return FfiConverterTypeEventSource.lower(value)
+}
+
+
+extension EventSource: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * The state of an event in the closed loop.
+ */
+
+public enum EventState {
+    
+    /**
+     * 登记: registered, waiting for dispatch.
+     */
+    case registered
+    /**
+     * 派遣: dispatched to a handler or department.
+     */
+    case dispatched
+    /**
+     * 处置: the handler reports it handled.
+     */
+    case handled
+    /**
+     * 核实: someone other than the handler verified it.
+     */
+    case verified
+    /**
+     * 结案: closed.
+     */
+    case closed
+}
+
+
+#if compiler(>=6)
+extension EventState: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeEventState: FfiConverterRustBuffer {
+    typealias SwiftType = EventState
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> EventState {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .registered
+        
+        case 2: return .dispatched
+        
+        case 3: return .handled
+        
+        case 4: return .verified
+        
+        case 5: return .closed
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: EventState, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .registered:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .dispatched:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .handled:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .verified:
+            writeInt(&buf, Int32(4))
+        
+        
+        case .closed:
+            writeInt(&buf, Int32(5))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventState_lift(_ buf: RustBuffer) throws -> EventState {
+    return try FfiConverterTypeEventState.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeEventState_lower(_ value: EventState) -> RustBuffer {
+    return FfiConverterTypeEventState.lower(value)
+}
+
+
+extension EventState: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
  * Gender as recorded.
  */
 
@@ -4654,6 +7155,95 @@ public func FfiConverterTypeGender_lower(_ value: Gender) -> RustBuffer {
 
 
 extension Gender: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * The level handling an event.
+ */
+
+public enum Level {
+    
+    /**
+     * 网格
+     */
+    case grid
+    /**
+     * 社区
+     */
+    case community
+    /**
+     * 街道
+     */
+    case street
+}
+
+
+#if compiler(>=6)
+extension Level: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLevel: FfiConverterRustBuffer {
+    typealias SwiftType = Level
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Level {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .grid
+        
+        case 2: return .community
+        
+        case 3: return .street
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Level, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .grid:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .community:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .street:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLevel_lift(_ buf: RustBuffer) throws -> Level {
+    return try FfiConverterTypeLevel.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLevel_lower(_ value: Level) -> RustBuffer {
+    return FfiConverterTypeLevel.lower(value)
+}
+
+
+extension Level: Equatable, Hashable {}
 
 
 
@@ -4842,6 +7432,105 @@ public func FfiConverterTypeResidentStatus_lower(_ value: ResidentStatus) -> Rus
 
 
 extension ResidentStatus: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * Where a sync is.
+ */
+
+public enum SyncPhase {
+    
+    /**
+     * Collecting what to send.
+     */
+    case preparing
+    /**
+     * Waiting for the server.
+     */
+    case exchanging
+    /**
+     * Applying what came back.
+     */
+    case applying
+    /**
+     * Finished.
+     */
+    case done
+}
+
+
+#if compiler(>=6)
+extension SyncPhase: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncPhase: FfiConverterRustBuffer {
+    typealias SwiftType = SyncPhase
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncPhase {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .preparing
+        
+        case 2: return .exchanging
+        
+        case 3: return .applying
+        
+        case 4: return .done
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: SyncPhase, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .preparing:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .exchanging:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .applying:
+            writeInt(&buf, Int32(3))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(4))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lift(_ buf: RustBuffer) throws -> SyncPhase {
+    return try FfiConverterTypeSyncPhase.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
+    return FfiConverterTypeSyncPhase.lower(value)
+}
+
+
+extension SyncPhase: Equatable, Hashable {}
 
 
 
@@ -5045,6 +7734,30 @@ extension VisitOutcome: Equatable, Hashable {}
 
 
 
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionUInt8: FfiConverterRustBuffer {
+    typealias SwiftType = UInt8?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterUInt8.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterUInt8.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -5459,6 +8172,31 @@ fileprivate struct FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeStatusChange.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeTransition: FfiConverterRustBuffer {
+    typealias SwiftType = [Transition]
+
+    public static func write(_ value: [Transition], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeTransition.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Transition] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Transition]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeTransition.read(from: &buf))
         }
         return seq
     }

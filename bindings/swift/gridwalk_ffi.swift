@@ -395,7 +395,13 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 
 
 // Public interface members begin here.
-
+// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+private let IDX_CALLBACK_FREE: Int32 = 0
+// Callback return codes
+private let UNIFFI_CALLBACK_SUCCESS: Int32 = 0
+private let UNIFFI_CALLBACK_ERROR: Int32 = 1
+private let UNIFFI_CALLBACK_UNEXPECTED_ERROR: Int32 = 2
 
 #if swift(>=5.8)
 @_documentation(visibility: private)
@@ -441,6 +447,30 @@ fileprivate struct FfiConverterInt64: FfiConverterPrimitive {
     }
 
     public static func write(_ value: Int64, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterBool : FfiConverter {
+    typealias FfiType = Int8
+    typealias SwiftType = Bool
+
+    public static func lift(_ value: Int8) throws -> Bool {
+        return value != 0
+    }
+
+    public static func lower(_ value: Bool) -> Int8 {
+        return value ? 1 : 0
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Bool {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Bool, into buf: inout [UInt8]) {
         writeInt(&buf, lower(value))
     }
 }
@@ -522,6 +552,19 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func accessLog() throws  -> [AccessEntry]
     
     /**
+     * The Automerge actor id this device writes with (hex); the server binds it at enrolment.
+     */
+    func actorId() throws  -> String
+    
+    /**
+     * Stores a photo straight from the camera: turned upright, at most 1600 px, re-encoded as
+     * JPEG without metadata (no location or device data), plus a thumbnail. Put
+     * [`PhotoRef::hash`] in an event's or a visit's photos. An image that cannot be read fails
+     * with [`GridError::InvalidInput`] on field `photo`.
+     */
+    func addCameraPhoto(image: Data) throws  -> PhotoRef
+    
+    /**
      * Stores a JPEG photo; returns its SHA-256 (hex) to put in [`VisitInput::photos`].
      */
     func addPhoto(jpeg: Data) throws  -> String
@@ -537,14 +580,20 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func addVehicle(householdId: String, plate: String, note: String) throws  -> Vehicle
     
     /**
+     * The event categories in force (the office's catalogue, else the built-in one).
+     */
+    func catalogue() throws  -> [Category]
+    
+    /**
      * Closes a follow-up with a note.
      */
     func closeFollowup(followupId: String, note: String) throws 
     
     /**
-     * Closes the store: waits for calls in progress, then releases the database (so the file
-     * can be moved or wiped). Later calls fail with [`GridError::Closed`]; closing twice is
-     * harmless. To stop a long call first, use [`GridStore::interrupt`].
+     * Closes the store: waits for blocking calls in progress, then releases the database (so
+     * the file can be moved). A sync or photo transfer still running keeps the database open
+     * until it ends. Later calls fail with [`GridError::Closed`]; closing twice is harmless. To
+     * stop a long call first, use [`GridStore::interrupt`] or [`crate::SyncClient::cancel`].
      *
      * Named `close_store` because the generated Kotlin class already has `close()` from
      * `AutoCloseable`, which only frees this handle.
@@ -588,6 +637,33 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func dueForVisit(gridId: String?, nowMs: Int64) throws  -> [DueHousehold]
     
     /**
+     * An event with its deadlines as of now.
+     */
+    func event(id: String) throws  -> EventView
+    
+    /**
+     * An event with its deadlines as of `now_ms`.
+     */
+    func eventAt(id: String, nowMs: Int64) throws  -> EventView
+    
+    /**
+     * Opens an event for a need raised at a visit, so the office follows it up in the closed
+     * loop.
+     */
+    func eventFromNeed(followupId: String) throws  -> Event
+    
+    /**
+     * Events (optionally of one grid, in one state), newest first.
+     */
+    func events(gridId: String?, state: EventState?) throws  -> [EventSummary]
+    
+    /**
+     * True when the server has acknowledged every local change (records, keys, access log):
+     * the day's work is in. Photos travel apart: see [`crate::SyncClient::upload_photos`].
+     */
+    func everythingUploaded() throws  -> Bool
+    
+    /**
      * A form definition as JSON (the format of `FormDefinition` in gridwalk-core): the
      * published version, or the built-in four-questions form.
      */
@@ -614,6 +690,11 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func householdsIn(buildingId: String, unit: String?) throws  -> [HouseholdSummary]
     
     /**
+     * Who this device acts as; a grid worker of no grid until enrolled.
+     */
+    func identity() throws  -> Identity
+    
+    /**
      * Interrupts a long-running write (rebuild, import) in progress on another thread; it
      * fails with [`GridError::Interrupted`]. Does nothing once the store is closed.
      */
@@ -631,6 +712,11 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func openFollowups(gridId: String?) throws  -> [FollowUp]
     
     /**
+     * Open events past a deadline at `now_ms` (optionally of one grid), most overdue first.
+     */
+    func overdueEvents(gridId: String?, nowMs: Int64) throws  -> [EventSummary]
+    
+    /**
      * The person using this store.
      */
     func personId() throws  -> String
@@ -646,6 +732,12 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func places() throws  -> [Place]
     
     /**
+     * Open events of the last 7 days that may be the same problem as `input` (same category,
+     * same building or within 50 m), to show before reporting. Works offline.
+     */
+    func possibleDuplicates(input: EventInput, nowMs: Int64) throws  -> [EventSummary]
+    
+    /**
      * Publishes a form version given as JSON; a malformed definition fails with
      * [`GridError::InvalidInput`] on field `form`.
      */
@@ -656,6 +748,12 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
      * with [`GridError::InvalidInput`] (fields `answers.<field id>`) and nothing is saved.
      */
     func recordVisit(visit: VisitInput) throws  -> Visit
+    
+    /**
+     * Registers an event (snap report, need or dispute). Bad input fails with
+     * [`GridError::InvalidInput`] (one entry per field) and nothing is saved.
+     */
+    func reportEvent(input: EventInput) throws  -> Event
     
     /**
      * One resident (personal values masked).
@@ -679,6 +777,12 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func searchResidents(query: String) throws  -> [ResidentHit]
     
     /**
+     * Records who this device acts as (role and scope ids); [`crate::enrol`] sets it from the
+     * enrolment, so apps rarely call this themselves.
+     */
+    func setIdentity(identity: Identity) throws 
+    
+    /**
      * Records that a resident moved out, died or lives here again, on `date` (`YYYY-MM-DD`).
      */
     func setResidentStatus(residentId: String, status: ResidentStatus, date: String) throws  -> Resident
@@ -687,6 +791,13 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
      * Sets the visit policy.
      */
     func setVisitPolicy(policy: VisitPolicy) throws 
+    
+    /**
+     * Takes a step of the closed loop (dispatch, handle, verify, close…). A role that may not
+     * take it fails with [`GridError::Forbidden`]; a step that does not apply to the event's
+     * state fails with [`GridError::InvalidInput`] on field `action`.
+     */
+    func stepEvent(id: String, action: Action, step: StepInput) throws  -> Event
     
     /**
      * Changes some fields of a household; fields left `null`/`nil` are not touched, so other
@@ -713,6 +824,14 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
      * The visit policy (built-in default until the office publishes one).
      */
     func visitPolicy() throws  -> VisitPolicy
+    
+    /**
+     * Closes the store and deletes its files (database, WAL): what the app does when
+     * [`GridError::Revoked`] says the office revoked this device, before destroying the key.
+     * Waits for a sync or photo transfer still running on this store (cancel it first with
+     * [`crate::SyncClient::cancel`]). Fails with [`GridError::Closed`] on a closed store.
+     */
+    func wipe() throws 
     
 }
 /**
@@ -800,6 +919,30 @@ open func accessLog()throws  -> [AccessEntry]  {
 }
     
     /**
+     * The Automerge actor id this device writes with (hex); the server binds it at enrolment.
+     */
+open func actorId()throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_actor_id(self.uniffiClonePointer(),$0
+    )
+})
+}
+    
+    /**
+     * Stores a photo straight from the camera: turned upright, at most 1600 px, re-encoded as
+     * JPEG without metadata (no location or device data), plus a thumbnail. Put
+     * [`PhotoRef::hash`] in an event's or a visit's photos. An image that cannot be read fails
+     * with [`GridError::InvalidInput`] on field `photo`.
+     */
+open func addCameraPhoto(image: Data)throws  -> PhotoRef  {
+    return try  FfiConverterTypePhotoRef_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_add_camera_photo(self.uniffiClonePointer(),
+        FfiConverterData.lower(image),$0
+    )
+})
+}
+    
+    /**
      * Stores a JPEG photo; returns its SHA-256 (hex) to put in [`VisitInput::photos`].
      */
 open func addPhoto(jpeg: Data)throws  -> String  {
@@ -836,6 +979,16 @@ open func addVehicle(householdId: String, plate: String, note: String)throws  ->
 }
     
     /**
+     * The event categories in force (the office's catalogue, else the built-in one).
+     */
+open func catalogue()throws  -> [Category]  {
+    return try  FfiConverterSequenceTypeCategory.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_catalogue(self.uniffiClonePointer(),$0
+    )
+})
+}
+    
+    /**
      * Closes a follow-up with a note.
      */
 open func closeFollowup(followupId: String, note: String)throws   {try rustCallWithError(FfiConverterTypeGridError_lift) {
@@ -847,9 +1000,10 @@ open func closeFollowup(followupId: String, note: String)throws   {try rustCallW
 }
     
     /**
-     * Closes the store: waits for calls in progress, then releases the database (so the file
-     * can be moved or wiped). Later calls fail with [`GridError::Closed`]; closing twice is
-     * harmless. To stop a long call first, use [`GridStore::interrupt`].
+     * Closes the store: waits for blocking calls in progress, then releases the database (so
+     * the file can be moved). A sync or photo transfer still running keeps the database open
+     * until it ends. Later calls fail with [`GridError::Closed`]; closing twice is harmless. To
+     * stop a long call first, use [`GridStore::interrupt`] or [`crate::SyncClient::cancel`].
      *
      * Named `close_store` because the generated Kotlin class already has `close()` from
      * `AutoCloseable`, which only frees this handle.
@@ -937,6 +1091,64 @@ open func dueForVisit(gridId: String?, nowMs: Int64)throws  -> [DueHousehold]  {
 }
     
     /**
+     * An event with its deadlines as of now.
+     */
+open func event(id: String)throws  -> EventView  {
+    return try  FfiConverterTypeEventView_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_event(self.uniffiClonePointer(),
+        FfiConverterString.lower(id),$0
+    )
+})
+}
+    
+    /**
+     * An event with its deadlines as of `now_ms`.
+     */
+open func eventAt(id: String, nowMs: Int64)throws  -> EventView  {
+    return try  FfiConverterTypeEventView_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_event_at(self.uniffiClonePointer(),
+        FfiConverterString.lower(id),
+        FfiConverterInt64.lower(nowMs),$0
+    )
+})
+}
+    
+    /**
+     * Opens an event for a need raised at a visit, so the office follows it up in the closed
+     * loop.
+     */
+open func eventFromNeed(followupId: String)throws  -> Event  {
+    return try  FfiConverterTypeEvent_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_event_from_need(self.uniffiClonePointer(),
+        FfiConverterString.lower(followupId),$0
+    )
+})
+}
+    
+    /**
+     * Events (optionally of one grid, in one state), newest first.
+     */
+open func events(gridId: String?, state: EventState?)throws  -> [EventSummary]  {
+    return try  FfiConverterSequenceTypeEventSummary.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_events(self.uniffiClonePointer(),
+        FfiConverterOptionString.lower(gridId),
+        FfiConverterOptionTypeEventState.lower(state),$0
+    )
+})
+}
+    
+    /**
+     * True when the server has acknowledged every local change (records, keys, access log):
+     * the day's work is in. Photos travel apart: see [`crate::SyncClient::upload_photos`].
+     */
+open func everythingUploaded()throws  -> Bool  {
+    return try  FfiConverterBool.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_everything_uploaded(self.uniffiClonePointer(),$0
+    )
+})
+}
+    
+    /**
      * A form definition as JSON (the format of `FormDefinition` in gridwalk-core): the
      * published version, or the built-in four-questions form.
      */
@@ -995,6 +1207,16 @@ open func householdsIn(buildingId: String, unit: String?)throws  -> [HouseholdSu
 }
     
     /**
+     * Who this device acts as; a grid worker of no grid until enrolled.
+     */
+open func identity()throws  -> Identity  {
+    return try  FfiConverterTypeIdentity_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_identity(self.uniffiClonePointer(),$0
+    )
+})
+}
+    
+    /**
      * Interrupts a long-running write (rebuild, import) in progress on another thread; it
      * fails with [`GridError::Interrupted`]. Does nothing once the store is closed.
      */
@@ -1023,6 +1245,18 @@ open func openFollowups(gridId: String?)throws  -> [FollowUp]  {
     return try  FfiConverterSequenceTypeFollowUp.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
     uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(self.uniffiClonePointer(),
         FfiConverterOptionString.lower(gridId),$0
+    )
+})
+}
+    
+    /**
+     * Open events past a deadline at `now_ms` (optionally of one grid), most overdue first.
+     */
+open func overdueEvents(gridId: String?, nowMs: Int64)throws  -> [EventSummary]  {
+    return try  FfiConverterSequenceTypeEventSummary.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(self.uniffiClonePointer(),
+        FfiConverterOptionString.lower(gridId),
+        FfiConverterInt64.lower(nowMs),$0
     )
 })
 }
@@ -1059,6 +1293,19 @@ open func places()throws  -> [Place]  {
 }
     
     /**
+     * Open events of the last 7 days that may be the same problem as `input` (same category,
+     * same building or within 50 m), to show before reporting. Works offline.
+     */
+open func possibleDuplicates(input: EventInput, nowMs: Int64)throws  -> [EventSummary]  {
+    return try  FfiConverterSequenceTypeEventSummary.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_possible_duplicates(self.uniffiClonePointer(),
+        FfiConverterTypeEventInput_lower(input),
+        FfiConverterInt64.lower(nowMs),$0
+    )
+})
+}
+    
+    /**
      * Publishes a form version given as JSON; a malformed definition fails with
      * [`GridError::InvalidInput`] on field `form`.
      */
@@ -1077,6 +1324,18 @@ open func recordVisit(visit: VisitInput)throws  -> Visit  {
     return try  FfiConverterTypeVisit_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
     uniffi_gridwalk_ffi_fn_method_gridstore_record_visit(self.uniffiClonePointer(),
         FfiConverterTypeVisitInput_lower(visit),$0
+    )
+})
+}
+    
+    /**
+     * Registers an event (snap report, need or dispute). Bad input fails with
+     * [`GridError::InvalidInput`] (one entry per field) and nothing is saved.
+     */
+open func reportEvent(input: EventInput)throws  -> Event  {
+    return try  FfiConverterTypeEvent_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_report_event(self.uniffiClonePointer(),
+        FfiConverterTypeEventInput_lower(input),$0
     )
 })
 }
@@ -1130,6 +1389,17 @@ open func searchResidents(query: String)throws  -> [ResidentHit]  {
 }
     
     /**
+     * Records who this device acts as (role and scope ids); [`crate::enrol`] sets it from the
+     * enrolment, so apps rarely call this themselves.
+     */
+open func setIdentity(identity: Identity)throws   {try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_set_identity(self.uniffiClonePointer(),
+        FfiConverterTypeIdentity_lower(identity),$0
+    )
+}
+}
+    
+    /**
      * Records that a resident moved out, died or lives here again, on `date` (`YYYY-MM-DD`).
      */
 open func setResidentStatus(residentId: String, status: ResidentStatus, date: String)throws  -> Resident  {
@@ -1150,6 +1420,21 @@ open func setVisitPolicy(policy: VisitPolicy)throws   {try rustCallWithError(Ffi
         FfiConverterTypeVisitPolicy_lower(policy),$0
     )
 }
+}
+    
+    /**
+     * Takes a step of the closed loop (dispatch, handle, verify, close…). A role that may not
+     * take it fails with [`GridError::Forbidden`]; a step that does not apply to the event's
+     * state fails with [`GridError::InvalidInput`] on field `action`.
+     */
+open func stepEvent(id: String, action: Action, step: StepInput)throws  -> Event  {
+    return try  FfiConverterTypeEvent_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_step_event(self.uniffiClonePointer(),
+        FfiConverterString.lower(id),
+        FfiConverterTypeAction_lower(action),
+        FfiConverterTypeStepInput_lower(step),$0
+    )
+})
 }
     
     /**
@@ -1208,6 +1493,18 @@ open func visitPolicy()throws  -> VisitPolicy  {
 })
 }
     
+    /**
+     * Closes the store and deletes its files (database, WAL): what the app does when
+     * [`GridError::Revoked`] says the office revoked this device, before destroying the key.
+     * Waits for a sync or photo transfer still running on this store (cancel it first with
+     * [`crate::SyncClient::cancel`]). Fails with [`GridError::Closed`] on a closed store.
+     */
+open func wipe()throws   {try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_wipe(self.uniffiClonePointer(),$0
+    )
+}
+}
+    
 
 }
 
@@ -1259,6 +1556,439 @@ public func FfiConverterTypeGridStore_lift(_ pointer: UnsafeMutableRawPointer) t
 #endif
 public func FfiConverterTypeGridStore_lower(_ value: GridStore) -> UnsafeMutableRawPointer {
     return FfiConverterTypeGridStore.lower(value)
+}
+
+
+
+
+
+
+/**
+ * The connection to the community office's server for one enrolled device.
+ *
+ * Its calls are suspend functions in Kotlin and `async` in Swift. A store syncs through one
+ * client at a time.
+ */
+public protocol SyncClientProtocol: AnyObject, Sendable {
+    
+    /**
+     * Stops a sync or photo transfer of this client at its next step; it fails with
+     * [`GridError::Interrupted`] and leaves the store consistent (the next sync resumes).
+     */
+    func cancel() 
+    
+    /**
+     * Downloads the photos that records on this device reference but it does not hold.
+     */
+    func downloadPhotos(store: GridStore) async throws  -> PhotoReport
+    
+    /**
+     * Syncs `store` with the server until both sides are up to date (usually one or two round
+     * trips), reporting progress to `listener`, then compacts the store. Safe to retry after any
+     * failure: nothing is lost or duplicated. Fails with [`GridError::Network`] when the server
+     * cannot be reached (retry later), [`GridError::Revoked`] when the office revoked this device
+     * (wipe the store with [`GridStore::wipe`] and destroy its key), [`GridError::Interrupted`]
+     * after [`SyncClient::cancel`].
+     */
+    func sync(store: GridStore, listener: SyncListener) async throws  -> SyncReport
+    
+    /**
+     * Uploads the photos the server does not have yet, in chunks, resuming where an earlier
+     * upload stopped. Call it after [`SyncClient::sync`] (on Wi-Fi, if the app prefers).
+     */
+    func uploadPhotos(store: GridStore) async throws  -> PhotoReport
+    
+}
+/**
+ * The connection to the community office's server for one enrolled device.
+ *
+ * Its calls are suspend functions in Kotlin and `async` in Swift. A store syncs through one
+ * client at a time.
+ */
+open class SyncClient: SyncClientProtocol, @unchecked Sendable {
+    fileprivate let pointer: UnsafeMutableRawPointer!
+
+    /// Used to instantiate a [FFIObject] without an actual pointer, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoPointer {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromRawPointer pointer: UnsafeMutableRawPointer) {
+        self.pointer = pointer
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noPointer: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing [Pointer] the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noPointer: NoPointer) {
+        self.pointer = nil
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiClonePointer() -> UnsafeMutableRawPointer {
+        return try! rustCall { uniffi_gridwalk_ffi_fn_clone_syncclient(self.pointer, $0) }
+    }
+    /**
+     * A client of the server at `base_url` (`https://office.example:7878`) with the bearer
+     * `token` from [`enrol`], trusting the office's certificate `ca_pem` (PEM bytes) in addition
+     * to the system's roots. A certificate that does not parse fails with
+     * [`GridError::Network`]. Does no I/O.
+     */
+public convenience init(baseUrl: String, token: String, caPem: Data?)throws  {
+    let pointer =
+        try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_constructor_syncclient_new(
+        FfiConverterString.lower(baseUrl),
+        FfiConverterString.lower(token),
+        FfiConverterOptionData.lower(caPem),$0
+    )
+}
+    self.init(unsafeFromRawPointer: pointer)
+}
+
+    deinit {
+        guard let pointer = pointer else {
+            return
+        }
+
+        try! rustCall { uniffi_gridwalk_ffi_fn_free_syncclient(pointer, $0) }
+    }
+
+    
+
+    
+    /**
+     * Stops a sync or photo transfer of this client at its next step; it fails with
+     * [`GridError::Interrupted`] and leaves the store consistent (the next sync resumes).
+     */
+open func cancel()  {try! rustCall() {
+    uniffi_gridwalk_ffi_fn_method_syncclient_cancel(self.uniffiClonePointer(),$0
+    )
+}
+}
+    
+    /**
+     * Downloads the photos that records on this device reference but it does not hold.
+     */
+open func downloadPhotos(store: GridStore)async throws  -> PhotoReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gridwalk_ffi_fn_method_syncclient_download_photos(
+                    self.uniffiClonePointer(),
+                    FfiConverterTypeGridStore_lower(store)
+                )
+            },
+            pollFunc: ffi_gridwalk_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gridwalk_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gridwalk_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhotoReport_lift,
+            errorHandler: FfiConverterTypeGridError_lift
+        )
+}
+    
+    /**
+     * Syncs `store` with the server until both sides are up to date (usually one or two round
+     * trips), reporting progress to `listener`, then compacts the store. Safe to retry after any
+     * failure: nothing is lost or duplicated. Fails with [`GridError::Network`] when the server
+     * cannot be reached (retry later), [`GridError::Revoked`] when the office revoked this device
+     * (wipe the store with [`GridStore::wipe`] and destroy its key), [`GridError::Interrupted`]
+     * after [`SyncClient::cancel`].
+     */
+open func sync(store: GridStore, listener: SyncListener)async throws  -> SyncReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gridwalk_ffi_fn_method_syncclient_sync(
+                    self.uniffiClonePointer(),
+                    FfiConverterTypeGridStore_lower(store),FfiConverterTypeSyncListener_lower(listener)
+                )
+            },
+            pollFunc: ffi_gridwalk_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gridwalk_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gridwalk_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeSyncReport_lift,
+            errorHandler: FfiConverterTypeGridError_lift
+        )
+}
+    
+    /**
+     * Uploads the photos the server does not have yet, in chunks, resuming where an earlier
+     * upload stopped. Call it after [`SyncClient::sync`] (on Wi-Fi, if the app prefers).
+     */
+open func uploadPhotos(store: GridStore)async throws  -> PhotoReport  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gridwalk_ffi_fn_method_syncclient_upload_photos(
+                    self.uniffiClonePointer(),
+                    FfiConverterTypeGridStore_lower(store)
+                )
+            },
+            pollFunc: ffi_gridwalk_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gridwalk_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gridwalk_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypePhotoReport_lift,
+            errorHandler: FfiConverterTypeGridError_lift
+        )
+}
+    
+
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncClient: FfiConverter {
+
+    typealias FfiType = UnsafeMutableRawPointer
+    typealias SwiftType = SyncClient
+
+    public static func lift(_ pointer: UnsafeMutableRawPointer) throws -> SyncClient {
+        return SyncClient(unsafeFromRawPointer: pointer)
+    }
+
+    public static func lower(_ value: SyncClient) -> UnsafeMutableRawPointer {
+        return value.uniffiClonePointer()
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncClient {
+        let v: UInt64 = try readInt(&buf)
+        // The Rust code won't compile if a pointer won't fit in a UInt64.
+        // We have to go via `UInt` because that's the thing that's the size of a pointer.
+        let ptr = UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: v))
+        if (ptr == nil) {
+            throw UniffiInternalError.unexpectedNullPointer
+        }
+        return try lift(ptr!)
+    }
+
+    public static func write(_ value: SyncClient, into buf: inout [UInt8]) {
+        // This fiddling is because `Int` is the thing that's the same size as a pointer.
+        // The Rust code won't compile if a pointer won't fit in a `UInt64`.
+        writeInt(&buf, UInt64(bitPattern: Int64(Int(bitPattern: lower(value)))))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncClient_lift(_ pointer: UnsafeMutableRawPointer) throws -> SyncClient {
+    return try FfiConverterTypeSyncClient.lift(pointer)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncClient_lower(_ value: SyncClient) -> UnsafeMutableRawPointer {
+    return FfiConverterTypeSyncClient.lower(value)
+}
+
+
+
+
+
+
+/**
+ * Receives a sync's progress; implemented by the shell (to drive a progress bar or a
+ * notification).
+ */
+public protocol SyncListener: AnyObject, Sendable {
+    
+    /**
+     * Called after each step of a sync, from a library thread: return quickly, and hop to the
+     * UI thread before touching views.
+     */
+    func onProgress(progress: SyncProgress) 
+    
+}
+/**
+ * Receives a sync's progress; implemented by the shell (to drive a progress bar or a
+ * notification).
+ */
+open class SyncListenerImpl: SyncListener, @unchecked Sendable {
+    fileprivate let pointer: UnsafeMutableRawPointer!
+
+    /// Used to instantiate a [FFIObject] without an actual pointer, for fakes in tests, mostly.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public struct NoPointer {
+        public init() {}
+    }
+
+    // TODO: We'd like this to be `private` but for Swifty reasons,
+    // we can't implement `FfiConverter` without making this `required` and we can't
+    // make it `required` without making it `public`.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    required public init(unsafeFromRawPointer pointer: UnsafeMutableRawPointer) {
+        self.pointer = pointer
+    }
+
+    // This constructor can be used to instantiate a fake object.
+    // - Parameter noPointer: Placeholder value so we can have a constructor separate from the default empty one that may be implemented for classes extending [FFIObject].
+    //
+    // - Warning:
+    //     Any object instantiated with this constructor cannot be passed to an actual Rust-backed object. Since there isn't a backing [Pointer] the FFI lower functions will crash.
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public init(noPointer: NoPointer) {
+        self.pointer = nil
+    }
+
+#if swift(>=5.8)
+    @_documentation(visibility: private)
+#endif
+    public func uniffiClonePointer() -> UnsafeMutableRawPointer {
+        return try! rustCall { uniffi_gridwalk_ffi_fn_clone_synclistener(self.pointer, $0) }
+    }
+    // No primary constructor declared for this class.
+
+    deinit {
+        guard let pointer = pointer else {
+            return
+        }
+
+        try! rustCall { uniffi_gridwalk_ffi_fn_free_synclistener(pointer, $0) }
+    }
+
+    
+
+    
+    /**
+     * Called after each step of a sync, from a library thread: return quickly, and hop to the
+     * UI thread before touching views.
+     */
+open func onProgress(progress: SyncProgress)  {try! rustCall() {
+    uniffi_gridwalk_ffi_fn_method_synclistener_on_progress(self.uniffiClonePointer(),
+        FfiConverterTypeSyncProgress_lower(progress),$0
+    )
+}
+}
+    
+
+}
+
+
+// Put the implementation in a struct so we don't pollute the top-level namespace
+fileprivate struct UniffiCallbackInterfaceSyncListener {
+
+    // Create the VTable using a series of closures.
+    // Swift automatically converts these into C callback functions.
+    //
+    // This creates 1-element array, since this seems to be the only way to construct a const
+    // pointer that we can pass to the Rust code.
+    static let vtable: [UniffiVTableCallbackInterfaceSyncListener] = [UniffiVTableCallbackInterfaceSyncListener(
+        onProgress: { (
+            uniffiHandle: UInt64,
+            progress: RustBuffer,
+            uniffiOutReturn: UnsafeMutableRawPointer,
+            uniffiCallStatus: UnsafeMutablePointer<RustCallStatus>
+        ) in
+            let makeCall = {
+                () throws -> () in
+                guard let uniffiObj = try? FfiConverterTypeSyncListener.handleMap.get(handle: uniffiHandle) else {
+                    throw UniffiInternalError.unexpectedStaleHandle
+                }
+                return uniffiObj.onProgress(
+                     progress: try FfiConverterTypeSyncProgress_lift(progress)
+                )
+            }
+
+            
+            let writeReturn = { () }
+            uniffiTraitInterfaceCall(
+                callStatus: uniffiCallStatus,
+                makeCall: makeCall,
+                writeReturn: writeReturn
+            )
+        },
+        uniffiFree: { (uniffiHandle: UInt64) -> () in
+            let result = try? FfiConverterTypeSyncListener.handleMap.remove(handle: uniffiHandle)
+            if result == nil {
+                print("Uniffi callback interface SyncListener: handle missing in uniffiFree")
+            }
+        }
+    )]
+}
+
+private func uniffiCallbackInitSyncListener() {
+    uniffi_gridwalk_ffi_fn_init_callback_vtable_synclistener(UniffiCallbackInterfaceSyncListener.vtable)
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSyncListener: FfiConverter {
+    fileprivate static let handleMap = UniffiHandleMap<SyncListener>()
+
+    typealias FfiType = UnsafeMutableRawPointer
+    typealias SwiftType = SyncListener
+
+    public static func lift(_ pointer: UnsafeMutableRawPointer) throws -> SyncListener {
+        return SyncListenerImpl(unsafeFromRawPointer: pointer)
+    }
+
+    public static func lower(_ value: SyncListener) -> UnsafeMutableRawPointer {
+        guard let ptr = UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: handleMap.insert(obj: value))) else {
+            fatalError("Cast to UnsafeMutableRawPointer failed")
+        }
+        return ptr
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SyncListener {
+        let v: UInt64 = try readInt(&buf)
+        // The Rust code won't compile if a pointer won't fit in a UInt64.
+        // We have to go via `UInt` because that's the thing that's the size of a pointer.
+        let ptr = UnsafeMutableRawPointer(bitPattern: UInt(truncatingIfNeeded: v))
+        if (ptr == nil) {
+            throw UniffiInternalError.unexpectedNullPointer
+        }
+        return try lift(ptr!)
+    }
+
+    public static func write(_ value: SyncListener, into buf: inout [UInt8]) {
+        // This fiddling is because `Int` is the thing that's the same size as a pointer.
+        // The Rust code won't compile if a pointer won't fit in a `UInt64`.
+        writeInt(&buf, UInt64(bitPattern: Int64(Int(bitPattern: lower(value)))))
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lift(_ pointer: UnsafeMutableRawPointer) throws -> SyncListener {
+    return try FfiConverterTypeSyncListener.lift(pointer)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSyncListener_lower(_ value: SyncListener) -> UnsafeMutableRawPointer {
+    return FfiConverterTypeSyncListener.lower(value)
 }
 
 
@@ -1402,6 +2132,20 @@ public enum GridError: Swift.Error {
      * The store was closed with [`crate::GridStore::close_store`]; open it again.
      */
     case Closed
+    /**
+     * The office revoked this device: wipe the store ([`crate::GridStore::wipe`]) and destroy
+     * its key. Nothing more will sync from it.
+     */
+    case Revoked
+    /**
+     * The server could not be reached or failed (no network, timeout, TLS, a server error);
+     * nothing was lost, retry later.
+     */
+    case Network(
+        /**
+         * What failed, for logs and support.
+         */reason: String
+    )
 }
 
 
@@ -1433,6 +2177,10 @@ public struct FfiConverterTypeGridError: FfiConverterRustBuffer {
             reason: try FfiConverterString.read(from: &buf)
             )
         case 7: return .Closed
+        case 8: return .Revoked
+        case 9: return .Network(
+            reason: try FfiConverterString.read(from: &buf)
+            )
 
          default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -1476,6 +2224,15 @@ public struct FfiConverterTypeGridError: FfiConverterRustBuffer {
         case .Closed:
             writeInt(&buf, Int32(7))
         
+        
+        case .Revoked:
+            writeInt(&buf, Int32(8))
+        
+        
+        case let .Network(reason):
+            writeInt(&buf, Int32(9))
+            FfiConverterString.write(reason, into: &buf)
+            
         }
     }
 }
@@ -1537,6 +2294,54 @@ fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionData: FfiConverterRustBuffer {
+    typealias SwiftType = Data?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterData.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterData.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeEventState: FfiConverterRustBuffer {
+    typealias SwiftType = EventState?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeEventState.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeEventState.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer {
     typealias SwiftType = [AccessEntry]
 
@@ -1554,6 +2359,31 @@ fileprivate struct FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer {
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeAccessEntry.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeCategory: FfiConverterRustBuffer {
+    typealias SwiftType = [Category]
+
+    public static func write(_ value: [Category], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeCategory.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Category] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Category]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeCategory.read(from: &buf))
         }
         return seq
     }
@@ -1604,6 +2434,31 @@ fileprivate struct FfiConverterSequenceTypeDueHousehold: FfiConverterRustBuffer 
         seq.reserveCapacity(Int(len))
         for _ in 0 ..< len {
             seq.append(try FfiConverterTypeDueHousehold.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeEventSummary: FfiConverterRustBuffer {
+    typealias SwiftType = [EventSummary]
+
+    public static func write(_ value: [EventSummary], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeEventSummary.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [EventSummary] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [EventSummary]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeEventSummary.read(from: &buf))
         }
         return seq
     }
@@ -1809,6 +2664,52 @@ fileprivate struct FfiConverterDictionaryStringUInt32: FfiConverterRustBuffer {
         return dict
     }
 }
+private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
+private let UNIFFI_RUST_FUTURE_POLL_MAYBE_READY: Int8 = 1
+
+fileprivate let uniffiContinuationHandleMap = UniffiHandleMap<UnsafeContinuation<Int8, Never>>()
+
+fileprivate func uniffiRustCallAsync<F, T>(
+    rustFutureFunc: () -> UInt64,
+    pollFunc: (UInt64, @escaping UniffiRustFutureContinuationCallback, UInt64) -> (),
+    completeFunc: (UInt64, UnsafeMutablePointer<RustCallStatus>) -> F,
+    freeFunc: (UInt64) -> (),
+    liftFunc: (F) throws -> T,
+    errorHandler: ((RustBuffer) throws -> Swift.Error)?
+) async throws -> T {
+    // Make sure to call the ensure init function since future creation doesn't have a
+    // RustCallStatus param, so doesn't use makeRustCall()
+    uniffiEnsureGridwalkFfiInitialized()
+    let rustFuture = rustFutureFunc()
+    defer {
+        freeFunc(rustFuture)
+    }
+    var pollResult: Int8;
+    repeat {
+        pollResult = await withUnsafeContinuation {
+            pollFunc(
+                rustFuture,
+                uniffiFutureContinuationCallback,
+                uniffiContinuationHandleMap.insert(obj: $0)
+            )
+        }
+    } while pollResult != UNIFFI_RUST_FUTURE_POLL_READY
+
+    return try liftFunc(makeRustCall(
+        { completeFunc(rustFuture, $0) },
+        errorHandler: errorHandler
+    ))
+}
+
+// Callback handlers for an async calls.  These are invoked by Rust when the future is ready.  They
+// lift the return value or error and resume the suspended function.
+fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: Int8) {
+    if let continuation = try? uniffiContinuationHandleMap.remove(handle: handle) {
+        continuation.resume(returning: pollResult)
+    } else {
+        print("uniffiFutureContinuationCallback invalid handle")
+    }
+}
 /**
  * A demo roster: `grids` grids of `households_per_grid` invented households, the same for the
  * same `seed`. Load it with [`crate::GridStore::load_roster`].
@@ -1821,6 +2722,28 @@ public func demoRoster(grids: UInt32, householdsPerGrid: UInt32, seed: UInt64) -
         FfiConverterUInt64.lower(seed),$0
     )
 })
+}
+/**
+ * Enrols this device: trades the office's one-time `code` (shown as text and QR) for a
+ * credential at `base_url`, binding `store`'s device and actor ids to it, and records the
+ * enrolment's role and scope as the store's identity. Keep [`Enrolment::token`] in the
+ * keystore/keychain and pass it to [`SyncClient::new`]. A used, expired or unknown code fails
+ * with [`GridError::Forbidden`]; an unreachable server with [`GridError::Network`].
+ * A suspend function in Kotlin, `async` in Swift.
+ */
+public func enrol(baseUrl: String, caPem: Data?, code: String, store: GridStore)async throws  -> Enrolment  {
+    return
+        try  await uniffiRustCallAsync(
+            rustFutureFunc: {
+                uniffi_gridwalk_ffi_fn_func_enrol(FfiConverterString.lower(baseUrl),FfiConverterOptionData.lower(caPem),FfiConverterString.lower(code),FfiConverterTypeGridStore_lower(store)
+                )
+            },
+            pollFunc: ffi_gridwalk_ffi_rust_future_poll_rust_buffer,
+            completeFunc: ffi_gridwalk_ffi_rust_future_complete_rust_buffer,
+            freeFunc: ffi_gridwalk_ffi_rust_future_free_rust_buffer,
+            liftFunc: FfiConverterTypeEnrolment_lift,
+            errorHandler: FfiConverterTypeGridError_lift
+        )
 }
 
 private enum InitializationResult {
@@ -1841,7 +2764,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_func_demo_roster() != 25926) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_func_enrol() != 38443) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_access_log() != 32998) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_actor_id() != 10633) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_add_camera_photo() != 37235) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_add_photo() != 46961) {
@@ -1853,10 +2785,13 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_add_vehicle() != 59580) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_catalogue() != 21852) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_close_followup() != 2015) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_gridwalk_ffi_checksum_method_gridstore_close_store() != 51629) {
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_close_store() != 61133) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_compact() != 51138) {
@@ -1880,6 +2815,21 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_due_for_visit() != 20505) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_event() != 16906) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_event_at() != 21249) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_event_from_need() != 43541) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_events() != 23711) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_everything_uploaded() != 44477) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_form_json() != 44605) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -1895,6 +2845,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_households_in() != 9960) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_identity() != 52387) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_interrupt() != 26326) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -1902,6 +2855,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_open_followups() != 22772) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events() != 61817) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_person_id() != 40888) {
@@ -1913,10 +2869,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_places() != 40941) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_possible_duplicates() != 47766) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_publish_form_json() != 16814) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_record_visit() != 773) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_report_event() != 43093) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_resident() != 31021) {
@@ -1931,10 +2893,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_search_residents() != 30897) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_set_identity() != 12475) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_set_resident_status() != 1266) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_set_visit_policy() != 1855) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_step_event() != 56516) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_update_household() != 24766) {
@@ -1952,10 +2920,32 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_visit_policy() != 50900) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_wipe() != 10760) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_syncclient_cancel() != 56958) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_syncclient_download_photos() != 31037) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_syncclient_sync() != 53304) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_syncclient_upload_photos() != 39307) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_synclistener_on_progress() != 35934) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_constructor_gridstore_open() != 60211) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_constructor_syncclient_new() != 59751) {
+        return InitializationResult.apiChecksumMismatch
+    }
 
+    uniffiCallbackInitSyncListener()
     uniffiEnsureGridwalkCoreInitialized()
     return InitializationResult.ok
 }()

@@ -251,6 +251,21 @@ typedef void (*UniffiForeignFutureCompleteVoid)(uint64_t, UniffiForeignFutureStr
     );
 
 #endif
+#ifndef UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+#define UNIFFI_FFIDEF_CALLBACK_INTERFACE_SYNC_LISTENER_METHOD0
+typedef void (*UniffiCallbackInterfaceSyncListenerMethod0)(uint64_t, RustBuffer, void* _Nonnull, 
+        RustCallStatus *_Nonnull uniffiCallStatus
+    );
+
+#endif
+#ifndef UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+#define UNIFFI_FFIDEF_V_TABLE_CALLBACK_INTERFACE_SYNC_LISTENER
+typedef struct UniffiVTableCallbackInterfaceSyncListener {
+    UniffiCallbackInterfaceSyncListenerMethod0 _Nonnull onProgress;
+    UniffiCallbackInterfaceFree _Nonnull uniffiFree;
+} UniffiVTableCallbackInterfaceSyncListener;
+
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_GRIDSTORE
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_GRIDSTORE
 void*_Nonnull uniffi_gridwalk_ffi_fn_clone_gridstore(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
@@ -271,6 +286,16 @@ void*_Nonnull uniffi_gridwalk_ffi_fn_constructor_gridstore_open(RustBuffer path,
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_access_log(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ACTOR_ID
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ACTOR_ID
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_actor_id(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_CAMERA_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_CAMERA_PHOTO
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_add_camera_photo(void*_Nonnull ptr, RustBuffer image, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_PHOTO
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_PHOTO
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_add_photo(void*_Nonnull ptr, RustBuffer jpeg, RustCallStatus *_Nonnull out_status
@@ -284,6 +309,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_add_resident(void*_Nonnull pt
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_VEHICLE
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_ADD_VEHICLE
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_add_vehicle(void*_Nonnull ptr, RustBuffer household_id, RustBuffer plate, RustBuffer note, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_CATALOGUE
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_catalogue(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_CLOSE_FOLLOWUP
@@ -331,6 +361,31 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_device_id(void*_Nonnull ptr, 
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_due_for_visit(void*_Nonnull ptr, RustBuffer grid_id, int64_t now_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_event(void*_Nonnull ptr, RustBuffer id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT_AT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT_AT
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_event_at(void*_Nonnull ptr, RustBuffer id, int64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT_FROM_NEED
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENT_FROM_NEED
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_event_from_need(void*_Nonnull ptr, RustBuffer followup_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVENTS
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_events(void*_Nonnull ptr, RustBuffer grid_id, RustBuffer state, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVERYTHING_UPLOADED
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_EVERYTHING_UPLOADED
+int8_t uniffi_gridwalk_ffi_fn_method_gridstore_everything_uploaded(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_FORM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_FORM_JSON
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_form_json(void*_Nonnull ptr, RustBuffer form_id, uint32_t version, RustCallStatus *_Nonnull out_status
@@ -356,6 +411,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_household(void*_Nonnull ptr, 
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_households_in(void*_Nonnull ptr, RustBuffer building_id, RustBuffer unit, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_IDENTITY
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_identity(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_INTERRUPT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_INTERRUPT
 void uniffi_gridwalk_ffi_fn_method_gridstore_interrupt(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
@@ -369,6 +429,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_load_roster(void*_Nonnull ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_OPEN_FOLLOWUPS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_OPEN_FOLLOWUPS
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(void*_Nonnull ptr, RustBuffer grid_id, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_OVERDUE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_OVERDUE_EVENTS
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(void*_Nonnull ptr, RustBuffer grid_id, int64_t now_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PERSON_ID
@@ -386,6 +451,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_photo(void*_Nonnull ptr, Rust
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_places(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_POSSIBLE_DUPLICATES
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_POSSIBLE_DUPLICATES
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_possible_duplicates(void*_Nonnull ptr, RustBuffer input, int64_t now_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PUBLISH_FORM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PUBLISH_FORM_JSON
 void uniffi_gridwalk_ffi_fn_method_gridstore_publish_form_json(void*_Nonnull ptr, RustBuffer json, RustCallStatus *_Nonnull out_status
@@ -394,6 +464,11 @@ void uniffi_gridwalk_ffi_fn_method_gridstore_publish_form_json(void*_Nonnull ptr
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_RECORD_VISIT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_RECORD_VISIT
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_record_visit(void*_Nonnull ptr, RustBuffer visit, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_REPORT_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_REPORT_EVENT
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_report_event(void*_Nonnull ptr, RustBuffer input, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_RESIDENT
@@ -416,6 +491,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_reveal(void*_Nonnull ptr, Rus
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_search_residents(void*_Nonnull ptr, RustBuffer query, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_IDENTITY
+void uniffi_gridwalk_ffi_fn_method_gridstore_set_identity(void*_Nonnull ptr, RustBuffer identity, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_RESIDENT_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_RESIDENT_STATUS
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_set_resident_status(void*_Nonnull ptr, RustBuffer resident_id, RustBuffer status, RustBuffer date, RustCallStatus *_Nonnull out_status
@@ -424,6 +504,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_set_resident_status(void*_Non
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_VISIT_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_SET_VISIT_POLICY
 void uniffi_gridwalk_ffi_fn_method_gridstore_set_visit_policy(void*_Nonnull ptr, RustBuffer policy, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_STEP_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_STEP_EVENT
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_step_event(void*_Nonnull ptr, RustBuffer id, RustBuffer action, RustBuffer step, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_UPDATE_HOUSEHOLD
@@ -451,9 +536,74 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_visit_history(void*_Nonnull p
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_visit_policy(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_WIPE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_WIPE
+void uniffi_gridwalk_ffi_fn_method_gridstore_wipe(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_SYNCCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_SYNCCLIENT
+void*_Nonnull uniffi_gridwalk_ffi_fn_clone_syncclient(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FREE_SYNCCLIENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FREE_SYNCCLIENT
+void uniffi_gridwalk_ffi_fn_free_syncclient(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CONSTRUCTOR_SYNCCLIENT_NEW
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CONSTRUCTOR_SYNCCLIENT_NEW
+void*_Nonnull uniffi_gridwalk_ffi_fn_constructor_syncclient_new(RustBuffer base_url, RustBuffer token, RustBuffer ca_pem, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_CANCEL
+void uniffi_gridwalk_ffi_fn_method_syncclient_cancel(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_DOWNLOAD_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_DOWNLOAD_PHOTOS
+uint64_t uniffi_gridwalk_ffi_fn_method_syncclient_download_photos(void*_Nonnull ptr, void*_Nonnull store
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_SYNC
+uint64_t uniffi_gridwalk_ffi_fn_method_syncclient_sync(void*_Nonnull ptr, void*_Nonnull store, void*_Nonnull listener
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_UPLOAD_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCCLIENT_UPLOAD_PHOTOS
+uint64_t uniffi_gridwalk_ffi_fn_method_syncclient_upload_photos(void*_Nonnull ptr, void*_Nonnull store
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_CLONE_SYNCLISTENER
+void*_Nonnull uniffi_gridwalk_ffi_fn_clone_synclistener(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FREE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FREE_SYNCLISTENER
+void uniffi_gridwalk_ffi_fn_free_synclistener(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_INIT_CALLBACK_VTABLE_SYNCLISTENER
+void uniffi_gridwalk_ffi_fn_init_callback_vtable_synclistener(const UniffiVTableCallbackInterfaceSyncListener* _Nonnull vtable
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_SYNCLISTENER_ON_PROGRESS
+void uniffi_gridwalk_ffi_fn_method_synclistener_on_progress(void*_Nonnull ptr, RustBuffer progress, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_DEMO_ROSTER
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_DEMO_ROSTER
 RustBuffer uniffi_gridwalk_ffi_fn_func_demo_roster(uint32_t grids, uint32_t households_per_grid, uint64_t seed, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_ENROL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_ENROL
+uint64_t uniffi_gridwalk_ffi_fn_func_enrol(RustBuffer base_url, RustBuffer ca_pem, RustBuffer code, void*_Nonnull store
 );
 #endif
 #ifndef UNIFFI_FFIDEF_FFI_GRIDWALK_FFI_RUSTBUFFER_ALLOC
@@ -742,9 +892,27 @@ uint16_t uniffi_gridwalk_ffi_checksum_func_demo_roster(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_ENROL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_ENROL
+uint16_t uniffi_gridwalk_ffi_checksum_func_enrol(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ACCESS_LOG
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ACCESS_LOG
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_access_log(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ACTOR_ID
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ACTOR_ID
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_actor_id(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ADD_CAMERA_PHOTO
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ADD_CAMERA_PHOTO
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_add_camera_photo(void
     
 );
 #endif
@@ -763,6 +931,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_add_resident(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ADD_VEHICLE
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_ADD_VEHICLE
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_add_vehicle(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_CATALOGUE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_CATALOGUE
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_catalogue(void
     
 );
 #endif
@@ -820,6 +994,36 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_due_for_visit(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_event(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT_AT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT_AT
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_event_at(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT_FROM_NEED
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENT_FROM_NEED
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_event_from_need(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVENTS
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_events(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVERYTHING_UPLOADED
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_EVERYTHING_UPLOADED
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_everything_uploaded(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_FORM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_FORM_JSON
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_form_json(void
@@ -850,6 +1054,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_households_in(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_IDENTITY
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_identity(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_INTERRUPT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_INTERRUPT
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_interrupt(void
@@ -865,6 +1075,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_load_roster(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_OPEN_FOLLOWUPS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_OPEN_FOLLOWUPS
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_open_followups(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_OVERDUE_EVENTS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_OVERDUE_EVENTS
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events(void
     
 );
 #endif
@@ -886,6 +1102,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_places(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_POSSIBLE_DUPLICATES
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_POSSIBLE_DUPLICATES
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_possible_duplicates(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PUBLISH_FORM_JSON
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PUBLISH_FORM_JSON
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_publish_form_json(void
@@ -895,6 +1117,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_publish_form_json(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_RECORD_VISIT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_RECORD_VISIT
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_record_visit(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_REPORT_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_REPORT_EVENT
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_report_event(void
     
 );
 #endif
@@ -922,6 +1150,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_search_residents(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_IDENTITY
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_IDENTITY
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_set_identity(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_RESIDENT_STATUS
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_RESIDENT_STATUS
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_set_resident_status(void
@@ -931,6 +1165,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_set_resident_status(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_VISIT_POLICY
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_SET_VISIT_POLICY
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_set_visit_policy(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_STEP_EVENT
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_STEP_EVENT
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_step_event(void
     
 );
 #endif
@@ -964,9 +1204,51 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_visit_policy(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_WIPE
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_WIPE
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_wipe(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_CANCEL
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_CANCEL
+uint16_t uniffi_gridwalk_ffi_checksum_method_syncclient_cancel(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_DOWNLOAD_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_DOWNLOAD_PHOTOS
+uint16_t uniffi_gridwalk_ffi_checksum_method_syncclient_download_photos(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_SYNC
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_SYNC
+uint16_t uniffi_gridwalk_ffi_checksum_method_syncclient_sync(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_UPLOAD_PHOTOS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCCLIENT_UPLOAD_PHOTOS
+uint16_t uniffi_gridwalk_ffi_checksum_method_syncclient_upload_photos(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_SYNCLISTENER_ON_PROGRESS
+uint16_t uniffi_gridwalk_ffi_checksum_method_synclistener_on_progress(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_CONSTRUCTOR_GRIDSTORE_OPEN
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_CONSTRUCTOR_GRIDSTORE_OPEN
 uint16_t uniffi_gridwalk_ffi_checksum_constructor_gridstore_open(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_CONSTRUCTOR_SYNCCLIENT_NEW
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_CONSTRUCTOR_SYNCCLIENT_NEW
+uint16_t uniffi_gridwalk_ffi_checksum_constructor_syncclient_new(void
     
 );
 #endif

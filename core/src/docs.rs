@@ -442,7 +442,8 @@ mod tests {
     fn a_compressed_change_is_refused() {
         let mut doc = Automerge::new();
         let mut tx = doc.transaction();
-        tx.put(automerge::ROOT, "notes", "老人独居".repeat(2000)).unwrap();
+        tx.put(automerge::ROOT, "notes", "老人独居".repeat(2000))
+            .unwrap();
         tx.commit();
         let mut change = doc.get_changes(&[])[0].clone();
         let compressed = change.bytes().to_vec();

@@ -28,6 +28,7 @@ const DUPLICATE_RADIUS_M: f64 = 50.0;
 
 /// Who this device acts as (from enrolment): role and scope ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Identity {
     /// `grid_worker`, `grid_leader`, `building_lead` or `office`.
     pub role: String,
@@ -37,6 +38,7 @@ pub struct Identity {
 
 /// An event with its deadlines, as of a moment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventView {
     /// The event.
     pub event: Event,
@@ -52,6 +54,7 @@ pub struct EventView {
 
 /// An event in a list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct EventSummary {
     /// Id.
     pub id: String,
@@ -77,6 +80,7 @@ pub struct EventSummary {
 
 /// A processed photo as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PhotoRef {
     /// SHA-256 of the stored JPEG (what records reference).
     pub hash: String,

@@ -25,6 +25,7 @@ pub struct EnrolRequest {
 
 /// The credential and what it allows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct Enrolment {
     /// Bearer token for every later request (keep it in the keystore).
     pub token: String,

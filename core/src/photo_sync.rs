@@ -37,6 +37,7 @@ pub trait PhotoTransport {
 
 /// What a photo transfer did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct PhotoReport {
     /// Photos now on the server.
     pub uploaded: u32,

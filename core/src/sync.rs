@@ -135,6 +135,7 @@ pub trait Transport {
 
 /// Where a sync is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 #[serde(rename_all = "snake_case")]
 pub enum SyncPhase {
     /// Collecting what to send.
@@ -149,6 +150,7 @@ pub enum SyncPhase {
 
 /// Progress of a sync, reported after every step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncProgress {
     /// Phase.
     pub phase: SyncPhase,
@@ -166,6 +168,7 @@ pub struct SyncProgress {
 
 /// What a finished sync did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SyncReport {
     /// Round trips made.
     pub round_trips: u32,

@@ -979,6 +979,29 @@ object NoPointer
 /**
  * @suppress
  */
+public object FfiConverterUByte: FfiConverter<UByte, Byte> {
+    override fun lift(value: Byte): UByte {
+        return value.toUByte()
+    }
+
+    override fun read(buf: ByteBuffer): UByte {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: UByte): Byte {
+        return value.toByte()
+    }
+
+    override fun allocationSize(value: UByte) = 1UL
+
+    override fun write(value: UByte, buf: ByteBuffer) {
+        buf.put(value.toByte())
+    }
+}
+
+/**
+ * @suppress
+ */
 public object FfiConverterUInt: FfiConverter<UInt, Int> {
     override fun lift(value: Int): UInt {
         return value.toUInt()
@@ -996,6 +1019,29 @@ public object FfiConverterUInt: FfiConverter<UInt, Int> {
 
     override fun write(value: UInt, buf: ByteBuffer) {
         buf.putInt(value.toInt())
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterULong: FfiConverter<ULong, Long> {
+    override fun lift(value: Long): ULong {
+        return value.toULong()
+    }
+
+    override fun read(buf: ByteBuffer): ULong {
+        return lift(buf.getLong())
+    }
+
+    override fun lower(value: ULong): Long {
+        return value.toLong()
+    }
+
+    override fun allocationSize(value: ULong) = 8UL
+
+    override fun write(value: ULong, buf: ByteBuffer) {
+        buf.putLong(value.toLong())
     }
 }
 
@@ -1252,6 +1298,68 @@ public object FfiConverterTypeBuildingInput: FfiConverterRustBuffer<BuildingInpu
 
 
 /**
+ * An event category of the catalogue.
+ */
+data class Category (
+    /**
+     * Code.
+     */
+    var `code`: kotlin.String, 
+    /**
+     * Name shown (Chinese).
+     */
+    var `name`: kotlin.String, 
+    /**
+     * Department that handles it by default.
+     */
+    var `department`: kotlin.String, 
+    /**
+     * Respond within this many working hours.
+     */
+    var `responseHours`: kotlin.UInt, 
+    /**
+     * Handle within this many working days.
+     */
+    var `handleDays`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeCategory: FfiConverterRustBuffer<Category> {
+    override fun read(buf: ByteBuffer): Category {
+        return Category(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Category) = (
+            FfiConverterString.allocationSize(value.`code`) +
+            FfiConverterString.allocationSize(value.`name`) +
+            FfiConverterString.allocationSize(value.`department`) +
+            FfiConverterUInt.allocationSize(value.`responseHours`) +
+            FfiConverterUInt.allocationSize(value.`handleDays`)
+    )
+
+    override fun write(value: Category, buf: ByteBuffer) {
+            FfiConverterString.write(value.`code`, buf)
+            FfiConverterString.write(value.`name`, buf)
+            FfiConverterString.write(value.`department`, buf)
+            FfiConverterUInt.write(value.`responseHours`, buf)
+            FfiConverterUInt.write(value.`handleDays`, buf)
+    }
+}
+
+
+
+/**
  * A field that two people changed at the same time.
  */
 data class Conflict (
@@ -1383,6 +1491,532 @@ public object FfiConverterTypeDueHousehold: FfiConverterRustBuffer<DueHousehold>
             FfiConverterTypeHouseholdSummary.write(value.`household`, buf)
             FfiConverterUInt.write(value.`intervalDays`, buf)
             FfiConverterOptionalLong.write(value.`dueMs`, buf)
+    }
+}
+
+
+
+/**
+ * The credential and what it allows.
+ */
+data class Enrolment (
+    /**
+     * Bearer token for every later request (keep it in the keystore).
+     */
+    var `token`: kotlin.String, 
+    /**
+     * Person the device belongs to.
+     */
+    var `personId`: kotlin.String, 
+    /**
+     * Role: `grid_worker`, `grid_leader`, `building_lead` or `office`.
+     */
+    var `role`: kotlin.String, 
+    /**
+     * Scope ids: grids, or buildings for a building lead.
+     */
+    var `scope`: List<kotlin.String>
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEnrolment: FfiConverterRustBuffer<Enrolment> {
+    override fun read(buf: ByteBuffer): Enrolment {
+        return Enrolment(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Enrolment) = (
+            FfiConverterString.allocationSize(value.`token`) +
+            FfiConverterString.allocationSize(value.`personId`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterSequenceString.allocationSize(value.`scope`)
+    )
+
+    override fun write(value: Enrolment, buf: ByteBuffer) {
+            FfiConverterString.write(value.`token`, buf)
+            FfiConverterString.write(value.`personId`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterSequenceString.write(value.`scope`, buf)
+    }
+}
+
+
+
+/**
+ * An event as shown.
+ */
+data class Event (
+    /**
+     * Id.
+     */
+    var `id`: kotlin.String, 
+    /**
+     * Grid.
+     */
+    var `gridId`: kotlin.String, 
+    /**
+     * Source.
+     */
+    var `source`: EventSource, 
+    /**
+     * Category code.
+     */
+    var `category`: kotlin.String, 
+    /**
+     * Place.
+     */
+    var `place`: EventPlace, 
+    /**
+     * Description.
+     */
+    var `description`: kotlin.String, 
+    /**
+     * Photos.
+     */
+    var `photos`: List<kotlin.String>, 
+    /**
+     * Household concerned.
+     */
+    var `householdId`: kotlin.String?, 
+    /**
+     * Dispute parties.
+     */
+    var `parties`: List<kotlin.String>, 
+    /**
+     * Reporter (person).
+     */
+    var `reporter`: kotlin.String, 
+    /**
+     * Registered at.
+     */
+    var `createdMs`: kotlin.Long, 
+    /**
+     * Folded state.
+     */
+    var `state`: EventState, 
+    /**
+     * Current level.
+     */
+    var `level`: Level, 
+    /**
+     * Current handler, if dispatched to a person.
+     */
+    var `assignee`: kotlin.String?, 
+    /**
+     * Current department, if dispatched to one.
+     */
+    var `department`: kotlin.String?, 
+    /**
+     * Reporter's rating, once given.
+     */
+    var `rating`: kotlin.UByte?, 
+    /**
+     * First response (first applied transition by someone other than the reporter).
+     */
+    var `respondedMs`: kotlin.Long?, 
+    /**
+     * Closed at.
+     */
+    var `closedMs`: kotlin.Long?, 
+    /**
+     * The log, in causal order.
+     */
+    var `transitions`: List<Transition>, 
+    /**
+     * Transitions flagged for review.
+     */
+    var `flagged`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEvent: FfiConverterRustBuffer<Event> {
+    override fun read(buf: ByteBuffer): Event {
+        return Event(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventSource.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventPlace.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeEventState.read(buf),
+            FfiConverterTypeLevel.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUByte.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterOptionalLong.read(buf),
+            FfiConverterSequenceTypeTransition.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Event) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`gridId`) +
+            FfiConverterTypeEventSource.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterTypeEventPlace.allocationSize(value.`place`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`) +
+            FfiConverterOptionalString.allocationSize(value.`householdId`) +
+            FfiConverterSequenceString.allocationSize(value.`parties`) +
+            FfiConverterString.allocationSize(value.`reporter`) +
+            FfiConverterLong.allocationSize(value.`createdMs`) +
+            FfiConverterTypeEventState.allocationSize(value.`state`) +
+            FfiConverterTypeLevel.allocationSize(value.`level`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`department`) +
+            FfiConverterOptionalUByte.allocationSize(value.`rating`) +
+            FfiConverterOptionalLong.allocationSize(value.`respondedMs`) +
+            FfiConverterOptionalLong.allocationSize(value.`closedMs`) +
+            FfiConverterSequenceTypeTransition.allocationSize(value.`transitions`) +
+            FfiConverterUInt.allocationSize(value.`flagged`)
+    )
+
+    override fun write(value: Event, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`gridId`, buf)
+            FfiConverterTypeEventSource.write(value.`source`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterTypeEventPlace.write(value.`place`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+            FfiConverterOptionalString.write(value.`householdId`, buf)
+            FfiConverterSequenceString.write(value.`parties`, buf)
+            FfiConverterString.write(value.`reporter`, buf)
+            FfiConverterLong.write(value.`createdMs`, buf)
+            FfiConverterTypeEventState.write(value.`state`, buf)
+            FfiConverterTypeLevel.write(value.`level`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`department`, buf)
+            FfiConverterOptionalUByte.write(value.`rating`, buf)
+            FfiConverterOptionalLong.write(value.`respondedMs`, buf)
+            FfiConverterOptionalLong.write(value.`closedMs`, buf)
+            FfiConverterSequenceTypeTransition.write(value.`transitions`, buf)
+            FfiConverterUInt.write(value.`flagged`, buf)
+    }
+}
+
+
+
+/**
+ * A new event.
+ */
+data class EventInput (
+    /**
+     * Grid it belongs to.
+     */
+    var `gridId`: kotlin.String, 
+    /**
+     * Where it came from.
+     */
+    var `source`: EventSource, 
+    /**
+     * Category code from the catalogue.
+     */
+    var `category`: kotlin.String, 
+    /**
+     * Place.
+     */
+    var `place`: EventPlace, 
+    /**
+     * What is wrong.
+     */
+    var `description`: kotlin.String, 
+    /**
+     * Photos (hashes of stored photos).
+     */
+    var `photos`: List<kotlin.String>, 
+    /**
+     * Household concerned (needs, disputes).
+     */
+    var `householdId`: kotlin.String?, 
+    /**
+     * Dispute parties (names or roles as the worker notes them).
+     */
+    var `parties`: List<kotlin.String>
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventInput: FfiConverterRustBuffer<EventInput> {
+    override fun read(buf: ByteBuffer): EventInput {
+        return EventInput(
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventSource.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventPlace.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventInput) = (
+            FfiConverterString.allocationSize(value.`gridId`) +
+            FfiConverterTypeEventSource.allocationSize(value.`source`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterTypeEventPlace.allocationSize(value.`place`) +
+            FfiConverterString.allocationSize(value.`description`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`) +
+            FfiConverterOptionalString.allocationSize(value.`householdId`) +
+            FfiConverterSequenceString.allocationSize(value.`parties`)
+    )
+
+    override fun write(value: EventInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`gridId`, buf)
+            FfiConverterTypeEventSource.write(value.`source`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterTypeEventPlace.write(value.`place`, buf)
+            FfiConverterString.write(value.`description`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+            FfiConverterOptionalString.write(value.`householdId`, buf)
+            FfiConverterSequenceString.write(value.`parties`, buf)
+    }
+}
+
+
+
+/**
+ * Where an event is.
+ */
+data class EventPlace (
+    /**
+     * Building, if in one.
+     */
+    var `buildingId`: kotlin.String?, 
+    /**
+     * Unit.
+     */
+    var `unit`: kotlin.String?, 
+    /**
+     * Free-text place ("小区东门垃圾站").
+     */
+    var `text`: kotlin.String, 
+    /**
+     * Latitude, when attached.
+     */
+    var `lat`: kotlin.Double?, 
+    /**
+     * Longitude, when attached.
+     */
+    var `lon`: kotlin.Double?
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventPlace: FfiConverterRustBuffer<EventPlace> {
+    override fun read(buf: ByteBuffer): EventPlace {
+        return EventPlace(
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+            FfiConverterOptionalDouble.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventPlace) = (
+            FfiConverterOptionalString.allocationSize(value.`buildingId`) +
+            FfiConverterOptionalString.allocationSize(value.`unit`) +
+            FfiConverterString.allocationSize(value.`text`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lat`) +
+            FfiConverterOptionalDouble.allocationSize(value.`lon`)
+    )
+
+    override fun write(value: EventPlace, buf: ByteBuffer) {
+            FfiConverterOptionalString.write(value.`buildingId`, buf)
+            FfiConverterOptionalString.write(value.`unit`, buf)
+            FfiConverterString.write(value.`text`, buf)
+            FfiConverterOptionalDouble.write(value.`lat`, buf)
+            FfiConverterOptionalDouble.write(value.`lon`, buf)
+    }
+}
+
+
+
+/**
+ * An event in a list.
+ */
+data class EventSummary (
+    /**
+     * Id.
+     */
+    var `id`: kotlin.String, 
+    /**
+     * Grid.
+     */
+    var `gridId`: kotlin.String, 
+    /**
+     * Building.
+     */
+    var `buildingId`: kotlin.String?, 
+    /**
+     * Category code.
+     */
+    var `category`: kotlin.String, 
+    /**
+     * State.
+     */
+    var `state`: EventState, 
+    /**
+     * Reporter.
+     */
+    var `reporter`: kotlin.String, 
+    /**
+     * Registered at.
+     */
+    var `createdMs`: kotlin.Long, 
+    /**
+     * Respond by.
+     */
+    var `responseDueMs`: kotlin.Long, 
+    /**
+     * Handle by.
+     */
+    var `handleDueMs`: kotlin.Long, 
+    /**
+     * Transitions flagged for review.
+     */
+    var `flagged`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventSummary: FfiConverterRustBuffer<EventSummary> {
+    override fun read(buf: ByteBuffer): EventSummary {
+        return EventSummary(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterTypeEventState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventSummary) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterString.allocationSize(value.`gridId`) +
+            FfiConverterOptionalString.allocationSize(value.`buildingId`) +
+            FfiConverterString.allocationSize(value.`category`) +
+            FfiConverterTypeEventState.allocationSize(value.`state`) +
+            FfiConverterString.allocationSize(value.`reporter`) +
+            FfiConverterLong.allocationSize(value.`createdMs`) +
+            FfiConverterLong.allocationSize(value.`responseDueMs`) +
+            FfiConverterLong.allocationSize(value.`handleDueMs`) +
+            FfiConverterUInt.allocationSize(value.`flagged`)
+    )
+
+    override fun write(value: EventSummary, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterString.write(value.`gridId`, buf)
+            FfiConverterOptionalString.write(value.`buildingId`, buf)
+            FfiConverterString.write(value.`category`, buf)
+            FfiConverterTypeEventState.write(value.`state`, buf)
+            FfiConverterString.write(value.`reporter`, buf)
+            FfiConverterLong.write(value.`createdMs`, buf)
+            FfiConverterLong.write(value.`responseDueMs`, buf)
+            FfiConverterLong.write(value.`handleDueMs`, buf)
+            FfiConverterUInt.write(value.`flagged`, buf)
+    }
+}
+
+
+
+/**
+ * An event with its deadlines, as of a moment.
+ */
+data class EventView (
+    /**
+     * The event.
+     */
+    var `event`: Event, 
+    /**
+     * Respond by.
+     */
+    var `responseDueMs`: kotlin.Long, 
+    /**
+     * Handle by.
+     */
+    var `handleDueMs`: kotlin.Long, 
+    /**
+     * Working minutes left to the handling deadline (negative: overdue by that much).
+     */
+    var `workingMinutesLeft`: kotlin.Long, 
+    /**
+     * Past a deadline that is not met yet.
+     */
+    var `overdue`: kotlin.Boolean
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventView: FfiConverterRustBuffer<EventView> {
+    override fun read(buf: ByteBuffer): EventView {
+        return EventView(
+            FfiConverterTypeEvent.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: EventView) = (
+            FfiConverterTypeEvent.allocationSize(value.`event`) +
+            FfiConverterLong.allocationSize(value.`responseDueMs`) +
+            FfiConverterLong.allocationSize(value.`handleDueMs`) +
+            FfiConverterLong.allocationSize(value.`workingMinutesLeft`) +
+            FfiConverterBoolean.allocationSize(value.`overdue`)
+    )
+
+    override fun write(value: EventView, buf: ByteBuffer) {
+            FfiConverterTypeEvent.write(value.`event`, buf)
+            FfiConverterLong.write(value.`responseDueMs`, buf)
+            FfiConverterLong.write(value.`handleDueMs`, buf)
+            FfiConverterLong.write(value.`workingMinutesLeft`, buf)
+            FfiConverterBoolean.write(value.`overdue`, buf)
     }
 }
 
@@ -1998,6 +2632,47 @@ public object FfiConverterTypeHouseholdSummary: FfiConverterRustBuffer<Household
 
 
 /**
+ * Who this device acts as (from enrolment): role and scope ids.
+ */
+data class Identity (
+    /**
+     * `grid_worker`, `grid_leader`, `building_lead` or `office`.
+     */
+    var `role`: kotlin.String, 
+    /**
+     * Grid ids, or building ids for a building lead.
+     */
+    var `scope`: List<kotlin.String>
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeIdentity: FfiConverterRustBuffer<Identity> {
+    override fun read(buf: ByteBuffer): Identity {
+        return Identity(
+            FfiConverterString.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Identity) = (
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterSequenceString.allocationSize(value.`scope`)
+    )
+
+    override fun write(value: Identity, buf: ByteBuffer) {
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterSequenceString.write(value.`scope`, buf)
+    }
+}
+
+
+
+/**
  * Where a visit happened, when the worker chose to attach it.
  */
 data class Location (
@@ -2095,6 +2770,109 @@ public object FfiConverterTypeNeedInput: FfiConverterRustBuffer<NeedInput> {
             FfiConverterString.write(value.`description`, buf)
             FfiConverterTypeUrgency.write(value.`urgency`, buf)
             FfiConverterOptionalLong.write(value.`dueMs`, buf)
+    }
+}
+
+
+
+/**
+ * A processed photo as stored.
+ */
+data class PhotoRef (
+    /**
+     * SHA-256 of the stored JPEG (what records reference).
+     */
+    var `hash`: kotlin.String, 
+    /**
+     * SHA-256 of the thumbnail.
+     */
+    var `thumbHash`: kotlin.String, 
+    /**
+     * Width.
+     */
+    var `width`: kotlin.UInt, 
+    /**
+     * Height.
+     */
+    var `height`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhotoRef: FfiConverterRustBuffer<PhotoRef> {
+    override fun read(buf: ByteBuffer): PhotoRef {
+        return PhotoRef(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhotoRef) = (
+            FfiConverterString.allocationSize(value.`hash`) +
+            FfiConverterString.allocationSize(value.`thumbHash`) +
+            FfiConverterUInt.allocationSize(value.`width`) +
+            FfiConverterUInt.allocationSize(value.`height`)
+    )
+
+    override fun write(value: PhotoRef, buf: ByteBuffer) {
+            FfiConverterString.write(value.`hash`, buf)
+            FfiConverterString.write(value.`thumbHash`, buf)
+            FfiConverterUInt.write(value.`width`, buf)
+            FfiConverterUInt.write(value.`height`, buf)
+    }
+}
+
+
+
+/**
+ * What a photo transfer did.
+ */
+data class PhotoReport (
+    /**
+     * Photos now on the server.
+     */
+    var `uploaded`: kotlin.UInt, 
+    /**
+     * Bytes sent.
+     */
+    var `bytesUp`: kotlin.ULong, 
+    /**
+     * Photos fetched.
+     */
+    var `downloaded`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePhotoReport: FfiConverterRustBuffer<PhotoReport> {
+    override fun read(buf: ByteBuffer): PhotoReport {
+        return PhotoReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PhotoReport) = (
+            FfiConverterUInt.allocationSize(value.`uploaded`) +
+            FfiConverterULong.allocationSize(value.`bytesUp`) +
+            FfiConverterUInt.allocationSize(value.`downloaded`)
+    )
+
+    override fun write(value: PhotoReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`uploaded`, buf)
+            FfiConverterULong.write(value.`bytesUp`, buf)
+            FfiConverterUInt.write(value.`downloaded`, buf)
     }
 }
 
@@ -2702,6 +3480,324 @@ public object FfiConverterTypeStatusChange: FfiConverterRustBuffer<StatusChange>
 
 
 /**
+ * A step to take.
+ */
+data class StepInput (
+    /**
+     * Note, reason or result.
+     */
+    var `note`: kotlin.String, 
+    /**
+     * Handler person (dispatch).
+     */
+    var `assignee`: kotlin.String?, 
+    /**
+     * Department (dispatch).
+     */
+    var `department`: kotlin.String?, 
+    /**
+     * Rating 1–5 (feedback).
+     */
+    var `rating`: kotlin.UByte?, 
+    /**
+     * After-photos (handle).
+     */
+    var `photos`: List<kotlin.String>
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeStepInput: FfiConverterRustBuffer<StepInput> {
+    override fun read(buf: ByteBuffer): StepInput {
+        return StepInput(
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUByte.read(buf),
+            FfiConverterSequenceString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: StepInput) = (
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`department`) +
+            FfiConverterOptionalUByte.allocationSize(value.`rating`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`)
+    )
+
+    override fun write(value: StepInput, buf: ByteBuffer) {
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`department`, buf)
+            FfiConverterOptionalUByte.write(value.`rating`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+    }
+}
+
+
+
+/**
+ * Progress of a sync, reported after every step.
+ */
+data class SyncProgress (
+    /**
+     * Phase.
+     */
+    var `phase`: SyncPhase, 
+    /**
+     * Round trip number (1-based).
+     */
+    var `round`: kotlin.UInt, 
+    /**
+     * Documents sent so far.
+     */
+    var `documentsUp`: kotlin.UInt, 
+    /**
+     * Documents received so far.
+     */
+    var `documentsDown`: kotlin.UInt, 
+    /**
+     * Bytes sent so far (compressed).
+     */
+    var `bytesUp`: kotlin.ULong, 
+    /**
+     * Bytes received so far (compressed).
+     */
+    var `bytesDown`: kotlin.ULong
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncProgress: FfiConverterRustBuffer<SyncProgress> {
+    override fun read(buf: ByteBuffer): SyncProgress {
+        return SyncProgress(
+            FfiConverterTypeSyncPhase.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncProgress) = (
+            FfiConverterTypeSyncPhase.allocationSize(value.`phase`) +
+            FfiConverterUInt.allocationSize(value.`round`) +
+            FfiConverterUInt.allocationSize(value.`documentsUp`) +
+            FfiConverterUInt.allocationSize(value.`documentsDown`) +
+            FfiConverterULong.allocationSize(value.`bytesUp`) +
+            FfiConverterULong.allocationSize(value.`bytesDown`)
+    )
+
+    override fun write(value: SyncProgress, buf: ByteBuffer) {
+            FfiConverterTypeSyncPhase.write(value.`phase`, buf)
+            FfiConverterUInt.write(value.`round`, buf)
+            FfiConverterUInt.write(value.`documentsUp`, buf)
+            FfiConverterUInt.write(value.`documentsDown`, buf)
+            FfiConverterULong.write(value.`bytesUp`, buf)
+            FfiConverterULong.write(value.`bytesDown`, buf)
+    }
+}
+
+
+
+/**
+ * What a finished sync did.
+ */
+data class SyncReport (
+    /**
+     * Round trips made.
+     */
+    var `roundTrips`: kotlin.UInt, 
+    /**
+     * Changes the server acknowledged.
+     */
+    var `changesUp`: kotlin.UInt, 
+    /**
+     * New changes applied here.
+     */
+    var `changesDown`: kotlin.UInt, 
+    /**
+     * Bytes sent (compressed).
+     */
+    var `bytesUp`: kotlin.ULong, 
+    /**
+     * Bytes received (compressed).
+     */
+    var `bytesDown`: kotlin.ULong, 
+    /**
+     * Everything local is now acknowledged.
+     */
+    var `everythingUploaded`: kotlin.Boolean
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncReport: FfiConverterRustBuffer<SyncReport> {
+    override fun read(buf: ByteBuffer): SyncReport {
+        return SyncReport(
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterUInt.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterULong.read(buf),
+            FfiConverterBoolean.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: SyncReport) = (
+            FfiConverterUInt.allocationSize(value.`roundTrips`) +
+            FfiConverterUInt.allocationSize(value.`changesUp`) +
+            FfiConverterUInt.allocationSize(value.`changesDown`) +
+            FfiConverterULong.allocationSize(value.`bytesUp`) +
+            FfiConverterULong.allocationSize(value.`bytesDown`) +
+            FfiConverterBoolean.allocationSize(value.`everythingUploaded`)
+    )
+
+    override fun write(value: SyncReport, buf: ByteBuffer) {
+            FfiConverterUInt.write(value.`roundTrips`, buf)
+            FfiConverterUInt.write(value.`changesUp`, buf)
+            FfiConverterUInt.write(value.`changesDown`, buf)
+            FfiConverterULong.write(value.`bytesUp`, buf)
+            FfiConverterULong.write(value.`bytesDown`, buf)
+            FfiConverterBoolean.write(value.`everythingUploaded`, buf)
+    }
+}
+
+
+
+/**
+ * One entry of an event's transition log, as folded.
+ */
+data class Transition (
+    /**
+     * Id (unique per transition).
+     */
+    var `id`: kotlin.String, 
+    /**
+     * What was done.
+     */
+    var `action`: Action, 
+    /**
+     * Who did it.
+     */
+    var `by`: kotlin.String, 
+    /**
+     * Their role.
+     */
+    var `role`: kotlin.String, 
+    /**
+     * When.
+     */
+    var `atMs`: kotlin.Long, 
+    /**
+     * The state they saw when they did it.
+     */
+    var `seen`: EventState, 
+    /**
+     * State after this transition (unchanged when flagged).
+     */
+    var `stateAfter`: EventState, 
+    /**
+     * Note, reason or result.
+     */
+    var `note`: kotlin.String, 
+    /**
+     * Handler person (dispatch).
+     */
+    var `assignee`: kotlin.String?, 
+    /**
+     * Department (dispatch).
+     */
+    var `department`: kotlin.String?, 
+    /**
+     * Rating 1–5 (feedback).
+     */
+    var `rating`: kotlin.UByte?, 
+    /**
+     * Photos (after-photos of handling).
+     */
+    var `photos`: List<kotlin.String>, 
+    /**
+     * Set when the transition did not apply in causal order; kept for review.
+     */
+    var `flag`: kotlin.String?
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeTransition: FfiConverterRustBuffer<Transition> {
+    override fun read(buf: ByteBuffer): Transition {
+        return Transition(
+            FfiConverterString.read(buf),
+            FfiConverterTypeAction.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterLong.read(buf),
+            FfiConverterTypeEventState.read(buf),
+            FfiConverterTypeEventState.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalString.read(buf),
+            FfiConverterOptionalUByte.read(buf),
+            FfiConverterSequenceString.read(buf),
+            FfiConverterOptionalString.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: Transition) = (
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterTypeAction.allocationSize(value.`action`) +
+            FfiConverterString.allocationSize(value.`by`) +
+            FfiConverterString.allocationSize(value.`role`) +
+            FfiConverterLong.allocationSize(value.`atMs`) +
+            FfiConverterTypeEventState.allocationSize(value.`seen`) +
+            FfiConverterTypeEventState.allocationSize(value.`stateAfter`) +
+            FfiConverterString.allocationSize(value.`note`) +
+            FfiConverterOptionalString.allocationSize(value.`assignee`) +
+            FfiConverterOptionalString.allocationSize(value.`department`) +
+            FfiConverterOptionalUByte.allocationSize(value.`rating`) +
+            FfiConverterSequenceString.allocationSize(value.`photos`) +
+            FfiConverterOptionalString.allocationSize(value.`flag`)
+    )
+
+    override fun write(value: Transition, buf: ByteBuffer) {
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterTypeAction.write(value.`action`, buf)
+            FfiConverterString.write(value.`by`, buf)
+            FfiConverterString.write(value.`role`, buf)
+            FfiConverterLong.write(value.`atMs`, buf)
+            FfiConverterTypeEventState.write(value.`seen`, buf)
+            FfiConverterTypeEventState.write(value.`stateAfter`, buf)
+            FfiConverterString.write(value.`note`, buf)
+            FfiConverterOptionalString.write(value.`assignee`, buf)
+            FfiConverterOptionalString.write(value.`department`, buf)
+            FfiConverterOptionalUByte.write(value.`rating`, buf)
+            FfiConverterSequenceString.write(value.`photos`, buf)
+            FfiConverterOptionalString.write(value.`flag`, buf)
+    }
+}
+
+
+
+/**
  * A vehicle of the household (实有车辆).
  */
 data class Vehicle (
@@ -2986,6 +4082,65 @@ public object FfiConverterTypeVisitInput: FfiConverterRustBuffer<VisitInput> {
 
 
 /**
+ * A step someone takes on an event.
+ */
+
+enum class Action {
+    
+    /**
+     * Dispatch to a handler (person) or a department.
+     */
+    DISPATCH,
+    /**
+     * Report the event handled (result, after-photos).
+     */
+    HANDLE,
+    /**
+     * Verify the handling (not by the handler).
+     */
+    VERIFY,
+    /**
+     * Close the case.
+     */
+    CLOSE,
+    /**
+     * Send back to an earlier step, with a reason.
+     */
+    RETURN,
+    /**
+     * Hand up one level: grid → community → street.
+     */
+    ESCALATE,
+    /**
+     * The reporter's rating (1–5) and comment after closing.
+     */
+    FEEDBACK;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeAction: FfiConverterRustBuffer<Action> {
+    override fun read(buf: ByteBuffer) = try {
+        Action.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Action) = 4UL
+
+    override fun write(value: Action, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * One answer. Serialised as `{"type": "yes_no", "value": true}`.
  */
 sealed class AnswerValue {
@@ -3218,6 +4373,100 @@ public object FfiConverterTypeCareTag: FfiConverterRustBuffer<CareTag> {
 
 
 /**
+ * Where an event came from.
+ */
+
+enum class EventSource {
+    
+    /**
+     * 随手拍
+     */
+    SNAP,
+    /**
+     * A need raised at a visit (困难需求)
+     */
+    NEED,
+    /**
+     * A dispute (矛盾纠纷)
+     */
+    DISPUTE;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventSource: FfiConverterRustBuffer<EventSource> {
+    override fun read(buf: ByteBuffer) = try {
+        EventSource.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EventSource) = 4UL
+
+    override fun write(value: EventSource, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The state of an event in the closed loop.
+ */
+
+enum class EventState {
+    
+    /**
+     * 登记: registered, waiting for dispatch.
+     */
+    REGISTERED,
+    /**
+     * 派遣: dispatched to a handler or department.
+     */
+    DISPATCHED,
+    /**
+     * 处置: the handler reports it handled.
+     */
+    HANDLED,
+    /**
+     * 核实: someone other than the handler verified it.
+     */
+    VERIFIED,
+    /**
+     * 结案: closed.
+     */
+    CLOSED;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeEventState: FfiConverterRustBuffer<EventState> {
+    override fun read(buf: ByteBuffer) = try {
+        EventState.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: EventState) = 4UL
+
+    override fun write(value: EventState, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * Gender as recorded.
  */
 
@@ -3252,6 +4501,49 @@ public object FfiConverterTypeGender: FfiConverterRustBuffer<Gender> {
     override fun allocationSize(value: Gender) = 4UL
 
     override fun write(value: Gender, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * The level handling an event.
+ */
+
+enum class Level {
+    
+    /**
+     * 网格
+     */
+    GRID,
+    /**
+     * 社区
+     */
+    COMMUNITY,
+    /**
+     * 街道
+     */
+    STREET;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeLevel: FfiConverterRustBuffer<Level> {
+    override fun read(buf: ByteBuffer) = try {
+        Level.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: Level) = 4UL
+
+    override fun write(value: Level, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }
@@ -3351,6 +4643,53 @@ public object FfiConverterTypeResidentStatus: FfiConverterRustBuffer<ResidentSta
 
 
 /**
+ * Where a sync is.
+ */
+
+enum class SyncPhase {
+    
+    /**
+     * Collecting what to send.
+     */
+    PREPARING,
+    /**
+     * Waiting for the server.
+     */
+    EXCHANGING,
+    /**
+     * Applying what came back.
+     */
+    APPLYING,
+    /**
+     * Finished.
+     */
+    DONE;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
+    override fun read(buf: ByteBuffer) = try {
+        SyncPhase.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: SyncPhase) = 4UL
+
+    override fun write(value: SyncPhase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
  * How urgent a need is; sets the default follow-up due date.
  */
 
@@ -3441,6 +4780,38 @@ public object FfiConverterTypeVisitOutcome: FfiConverterRustBuffer<VisitOutcome>
 }
 
 
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalUByte: FfiConverterRustBuffer<kotlin.UByte?> {
+    override fun read(buf: ByteBuffer): kotlin.UByte? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterUByte.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.UByte?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterUByte.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.UByte?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterUByte.write(value, buf)
+        }
+    }
+}
 
 
 
@@ -3942,6 +5313,34 @@ public object FfiConverterSequenceTypeStatusChange: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeStatusChange.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeTransition: FfiConverterRustBuffer<List<Transition>> {
+    override fun read(buf: ByteBuffer): List<Transition> {
+        val len = buf.getInt()
+        return List<Transition>(len) {
+            FfiConverterTypeTransition.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Transition>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeTransition.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Transition>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeTransition.write(it, buf)
         }
     }
 }

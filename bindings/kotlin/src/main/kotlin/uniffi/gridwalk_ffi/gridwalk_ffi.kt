@@ -31,12 +31,35 @@ import java.nio.charset.CodingErrorAction
 import java.util.concurrent.atomic.AtomicLong
 import java.util.concurrent.ConcurrentHashMap
 import java.util.concurrent.atomic.AtomicBoolean
+import kotlin.coroutines.resume
+import kotlinx.coroutines.CancellableContinuation
+import kotlinx.coroutines.DelicateCoroutinesApi
+import kotlinx.coroutines.GlobalScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.launch
+import kotlinx.coroutines.suspendCancellableCoroutine
 import uniffi.gridwalk_core.AccessEntry
+import uniffi.gridwalk_core.Action
+import uniffi.gridwalk_core.Category
 import uniffi.gridwalk_core.Conflict
 import uniffi.gridwalk_core.DueHousehold
+import uniffi.gridwalk_core.Enrolment
+import uniffi.gridwalk_core.Event
+import uniffi.gridwalk_core.EventInput
+import uniffi.gridwalk_core.EventState
+import uniffi.gridwalk_core.EventSummary
+import uniffi.gridwalk_core.EventView
 import uniffi.gridwalk_core.FfiConverterTypeAccessEntry
+import uniffi.gridwalk_core.FfiConverterTypeAction
+import uniffi.gridwalk_core.FfiConverterTypeCategory
 import uniffi.gridwalk_core.FfiConverterTypeConflict
 import uniffi.gridwalk_core.FfiConverterTypeDueHousehold
+import uniffi.gridwalk_core.FfiConverterTypeEnrolment
+import uniffi.gridwalk_core.FfiConverterTypeEvent
+import uniffi.gridwalk_core.FfiConverterTypeEventInput
+import uniffi.gridwalk_core.FfiConverterTypeEventState
+import uniffi.gridwalk_core.FfiConverterTypeEventSummary
+import uniffi.gridwalk_core.FfiConverterTypeEventView
 import uniffi.gridwalk_core.FfiConverterTypeFieldError
 import uniffi.gridwalk_core.FfiConverterTypeFollowUp
 import uniffi.gridwalk_core.FfiConverterTypeGridCounts
@@ -44,6 +67,9 @@ import uniffi.gridwalk_core.FfiConverterTypeHousehold
 import uniffi.gridwalk_core.FfiConverterTypeHouseholdInput
 import uniffi.gridwalk_core.FfiConverterTypeHouseholdPatch
 import uniffi.gridwalk_core.FfiConverterTypeHouseholdSummary
+import uniffi.gridwalk_core.FfiConverterTypeIdentity
+import uniffi.gridwalk_core.FfiConverterTypePhotoRef
+import uniffi.gridwalk_core.FfiConverterTypePhotoReport
 import uniffi.gridwalk_core.FfiConverterTypePlace
 import uniffi.gridwalk_core.FfiConverterTypeResident
 import uniffi.gridwalk_core.FfiConverterTypeResidentHit
@@ -52,6 +78,9 @@ import uniffi.gridwalk_core.FfiConverterTypeResidentPatch
 import uniffi.gridwalk_core.FfiConverterTypeResidentStatus
 import uniffi.gridwalk_core.FfiConverterTypeRosterInput
 import uniffi.gridwalk_core.FfiConverterTypeRosterReport
+import uniffi.gridwalk_core.FfiConverterTypeStepInput
+import uniffi.gridwalk_core.FfiConverterTypeSyncProgress
+import uniffi.gridwalk_core.FfiConverterTypeSyncReport
 import uniffi.gridwalk_core.FfiConverterTypeVehicle
 import uniffi.gridwalk_core.FfiConverterTypeVisit
 import uniffi.gridwalk_core.FfiConverterTypeVisitInput
@@ -62,6 +91,9 @@ import uniffi.gridwalk_core.Household
 import uniffi.gridwalk_core.HouseholdInput
 import uniffi.gridwalk_core.HouseholdPatch
 import uniffi.gridwalk_core.HouseholdSummary
+import uniffi.gridwalk_core.Identity
+import uniffi.gridwalk_core.PhotoRef
+import uniffi.gridwalk_core.PhotoReport
 import uniffi.gridwalk_core.Place
 import uniffi.gridwalk_core.Resident
 import uniffi.gridwalk_core.ResidentHit
@@ -70,12 +102,23 @@ import uniffi.gridwalk_core.ResidentPatch
 import uniffi.gridwalk_core.ResidentStatus
 import uniffi.gridwalk_core.RosterInput
 import uniffi.gridwalk_core.RosterReport
+import uniffi.gridwalk_core.StepInput
+import uniffi.gridwalk_core.SyncProgress
+import uniffi.gridwalk_core.SyncReport
 import uniffi.gridwalk_core.Vehicle
 import uniffi.gridwalk_core.Visit
 import uniffi.gridwalk_core.VisitInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferAccessEntry
+import uniffi.gridwalk_core.RustBuffer as RustBufferAction
+import uniffi.gridwalk_core.RustBuffer as RustBufferCategory
 import uniffi.gridwalk_core.RustBuffer as RustBufferConflict
 import uniffi.gridwalk_core.RustBuffer as RustBufferDueHousehold
+import uniffi.gridwalk_core.RustBuffer as RustBufferEnrolment
+import uniffi.gridwalk_core.RustBuffer as RustBufferEvent
+import uniffi.gridwalk_core.RustBuffer as RustBufferEventInput
+import uniffi.gridwalk_core.RustBuffer as RustBufferEventState
+import uniffi.gridwalk_core.RustBuffer as RustBufferEventSummary
+import uniffi.gridwalk_core.RustBuffer as RustBufferEventView
 import uniffi.gridwalk_core.RustBuffer as RustBufferFieldError
 import uniffi.gridwalk_core.RustBuffer as RustBufferFollowUp
 import uniffi.gridwalk_core.RustBuffer as RustBufferGridCounts
@@ -83,6 +126,9 @@ import uniffi.gridwalk_core.RustBuffer as RustBufferHousehold
 import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdPatch
 import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdSummary
+import uniffi.gridwalk_core.RustBuffer as RustBufferIdentity
+import uniffi.gridwalk_core.RustBuffer as RustBufferPhotoRef
+import uniffi.gridwalk_core.RustBuffer as RustBufferPhotoReport
 import uniffi.gridwalk_core.RustBuffer as RustBufferPlace
 import uniffi.gridwalk_core.RustBuffer as RustBufferResident
 import uniffi.gridwalk_core.RustBuffer as RustBufferResidentHit
@@ -91,6 +137,9 @@ import uniffi.gridwalk_core.RustBuffer as RustBufferResidentPatch
 import uniffi.gridwalk_core.RustBuffer as RustBufferResidentStatus
 import uniffi.gridwalk_core.RustBuffer as RustBufferRosterInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferRosterReport
+import uniffi.gridwalk_core.RustBuffer as RustBufferStepInput
+import uniffi.gridwalk_core.RustBuffer as RustBufferSyncProgress
+import uniffi.gridwalk_core.RustBuffer as RustBufferSyncReport
 import uniffi.gridwalk_core.RustBuffer as RustBufferVehicle
 import uniffi.gridwalk_core.RustBuffer as RustBufferVisit
 import uniffi.gridwalk_core.RustBuffer as RustBufferVisitInput
@@ -717,6 +766,74 @@ internal open class UniffiForeignFutureStructVoid(
 internal interface UniffiForeignFutureCompleteVoid : com.sun.jna.Callback {
     fun callback(`callbackData`: Long,`result`: UniffiForeignFutureStructVoid.UniffiByValue,)
 }
+internal interface UniffiCallbackInterfaceSyncListenerMethod0 : com.sun.jna.Callback {
+    fun callback(`uniffiHandle`: Long,`progress`: RustBufferSyncProgress.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,)
+}
+@Structure.FieldOrder("onProgress", "uniffiFree")
+internal open class UniffiVTableCallbackInterfaceSyncListener(
+    @JvmField internal var `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+    @JvmField internal var `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+) : Structure() {
+    class UniffiByValue(
+        `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0? = null,
+        `uniffiFree`: UniffiCallbackInterfaceFree? = null,
+    ): UniffiVTableCallbackInterfaceSyncListener(`onProgress`,`uniffiFree`,), Structure.ByValue
+
+   internal fun uniffiSetValue(other: UniffiVTableCallbackInterfaceSyncListener) {
+        `onProgress` = other.`onProgress`
+        `uniffiFree` = other.`uniffiFree`
+    }
+
+}
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
 
 
 
@@ -872,13 +989,21 @@ internal interface IntegrityCheckingUniffiLib : Library {
     // Integrity check functions only
     fun uniffi_gridwalk_ffi_checksum_func_demo_roster(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_func_enrol(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_access_log(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_actor_id(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_add_camera_photo(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_add_photo(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_add_resident(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_add_vehicle(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_catalogue(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_close_followup(
 ): Short
@@ -898,6 +1023,16 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_device_id(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_due_for_visit(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_event(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_event_at(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_event_from_need(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_events(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_everything_uploaded(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_form_json(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_grid_counts(
@@ -908,11 +1043,15 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_household(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_households_in(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_identity(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_interrupt(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_load_roster(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_open_followups(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_person_id(
 ): Short
@@ -920,9 +1059,13 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_photo(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_places(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_possible_duplicates(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_publish_form_json(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_record_visit(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_report_event(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_resident(
 ): Short
@@ -932,9 +1075,13 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_reveal(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_search_residents(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_set_identity(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_set_resident_status(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_set_visit_policy(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_step_event(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_update_household(
 ): Short
@@ -946,7 +1093,21 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_visit_history(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_visit_policy(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_wipe(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_syncclient_cancel(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_syncclient_download_photos(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_syncclient_sync(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_syncclient_upload_photos(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_synclistener_on_progress(
+): Short
 fun uniffi_gridwalk_ffi_checksum_constructor_gridstore_open(
+): Short
+fun uniffi_gridwalk_ffi_checksum_constructor_syncclient_new(
 ): Short
 fun ffi_gridwalk_ffi_uniffi_contract_version(
 ): Int
@@ -986,6 +1147,7 @@ internal interface UniffiLib : Library {
             val lib = loadIndirect<UniffiLib>(componentName)
             // No need to check the contract version and checksums, since 
             // we already did that with `IntegrityCheckingUniffiLib` above.
+            uniffiCallbackInterfaceSyncListener.register(lib)
             uniffi.gridwalk_core.uniffiEnsureInitialized()
             // Loading of library with integrity check done.
             lib
@@ -1006,12 +1168,18 @@ fun uniffi_gridwalk_ffi_fn_constructor_gridstore_open(`path`: RustBuffer.ByValue
 ): Pointer
 fun uniffi_gridwalk_ffi_fn_method_gridstore_access_log(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_actor_id(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_add_camera_photo(`ptr`: Pointer,`image`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferPhotoRef.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_add_photo(`ptr`: Pointer,`jpeg`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_add_resident(`ptr`: Pointer,`householdId`: RustBuffer.ByValue,`resident`: RustBufferResidentInput.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferResident.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_add_vehicle(`ptr`: Pointer,`householdId`: RustBuffer.ByValue,`plate`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferVehicle.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_catalogue(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_close_followup(`ptr`: Pointer,`followupId`: RustBuffer.ByValue,`note`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
 fun uniffi_gridwalk_ffi_fn_method_gridstore_close_store(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
@@ -1030,6 +1198,16 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_device_id(`ptr`: Pointer,uniffi_out_
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_due_for_visit(`ptr`: Pointer,`gridId`: RustBuffer.ByValue,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_event(`ptr`: Pointer,`id`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferEventView.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_event_at(`ptr`: Pointer,`id`: RustBuffer.ByValue,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferEventView.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_event_from_need(`ptr`: Pointer,`followupId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferEvent.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_events(`ptr`: Pointer,`gridId`: RustBuffer.ByValue,`state`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_everything_uploaded(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Byte
 fun uniffi_gridwalk_ffi_fn_method_gridstore_form_json(`ptr`: Pointer,`formId`: RustBuffer.ByValue,`version`: Int,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_grid_counts(`ptr`: Pointer,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
@@ -1040,11 +1218,15 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_household(`ptr`: Pointer,`id`: RustB
 ): RustBufferHousehold.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_households_in(`ptr`: Pointer,`buildingId`: RustBuffer.ByValue,`unit`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_identity(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferIdentity.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_interrupt(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
 fun uniffi_gridwalk_ffi_fn_method_gridstore_load_roster(`ptr`: Pointer,`roster`: RustBufferRosterInput.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferRosterReport.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(`ptr`: Pointer,`gridId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(`ptr`: Pointer,`gridId`: RustBuffer.ByValue,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_person_id(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
@@ -1052,10 +1234,14 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_photo(`ptr`: Pointer,`hash`: RustBuf
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_places(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_possible_duplicates(`ptr`: Pointer,`input`: RustBufferEventInput.ByValue,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_publish_form_json(`ptr`: Pointer,`json`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
 fun uniffi_gridwalk_ffi_fn_method_gridstore_record_visit(`ptr`: Pointer,`visit`: RustBufferVisitInput.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferVisit.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_report_event(`ptr`: Pointer,`input`: RustBufferEventInput.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferEvent.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_resident(`ptr`: Pointer,`residentId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferResident.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_resolve_conflict(`ptr`: Pointer,`householdId`: RustBuffer.ByValue,`path`: RustBuffer.ByValue,`choice`: Int,uniffi_out_err: UniffiRustCallStatus, 
@@ -1064,10 +1250,14 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_reveal(`ptr`: Pointer,`residentId`: 
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_search_residents(`ptr`: Pointer,`query`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_set_identity(`ptr`: Pointer,`identity`: RustBufferIdentity.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
 fun uniffi_gridwalk_ffi_fn_method_gridstore_set_resident_status(`ptr`: Pointer,`residentId`: RustBuffer.ByValue,`status`: RustBufferResidentStatus.ByValue,`date`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferResident.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_set_visit_policy(`ptr`: Pointer,`policy`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): Unit
+fun uniffi_gridwalk_ffi_fn_method_gridstore_step_event(`ptr`: Pointer,`id`: RustBuffer.ByValue,`action`: RustBufferAction.ByValue,`step`: RustBufferStepInput.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferEvent.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_update_household(`ptr`: Pointer,`id`: RustBuffer.ByValue,`patch`: RustBufferHouseholdPatch.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferHousehold.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_update_resident(`ptr`: Pointer,`residentId`: RustBuffer.ByValue,`patch`: RustBufferResidentPatch.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1078,8 +1268,34 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_visit_history(`ptr`: Pointer,`househ
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_visit_policy(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_wipe(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+fun uniffi_gridwalk_ffi_fn_clone_syncclient(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Pointer
+fun uniffi_gridwalk_ffi_fn_free_syncclient(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+fun uniffi_gridwalk_ffi_fn_constructor_syncclient_new(`baseUrl`: RustBuffer.ByValue,`token`: RustBuffer.ByValue,`caPem`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Pointer
+fun uniffi_gridwalk_ffi_fn_method_syncclient_cancel(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+fun uniffi_gridwalk_ffi_fn_method_syncclient_download_photos(`ptr`: Pointer,`store`: Pointer,
+): Long
+fun uniffi_gridwalk_ffi_fn_method_syncclient_sync(`ptr`: Pointer,`store`: Pointer,`listener`: Pointer,
+): Long
+fun uniffi_gridwalk_ffi_fn_method_syncclient_upload_photos(`ptr`: Pointer,`store`: Pointer,
+): Long
+fun uniffi_gridwalk_ffi_fn_clone_synclistener(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Pointer
+fun uniffi_gridwalk_ffi_fn_free_synclistener(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
+fun uniffi_gridwalk_ffi_fn_init_callback_vtable_synclistener(`vtable`: UniffiVTableCallbackInterfaceSyncListener,
+): Unit
+fun uniffi_gridwalk_ffi_fn_method_synclistener_on_progress(`ptr`: Pointer,`progress`: RustBufferSyncProgress.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): Unit
 fun uniffi_gridwalk_ffi_fn_func_demo_roster(`grids`: Int,`householdsPerGrid`: Int,`seed`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferRosterInput.ByValue
+fun uniffi_gridwalk_ffi_fn_func_enrol(`baseUrl`: RustBuffer.ByValue,`caPem`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`store`: Pointer,
+): Long
 fun ffi_gridwalk_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun ffi_gridwalk_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1209,7 +1425,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_func_demo_roster() != 25926.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_func_enrol() != 38443.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_access_log() != 32998.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_actor_id() != 10633.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_add_camera_photo() != 37235.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_add_photo() != 46961.toShort()) {
@@ -1221,10 +1446,13 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_add_vehicle() != 59580.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_catalogue() != 21852.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_close_followup() != 2015.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
-    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_close_store() != 51629.toShort()) {
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_close_store() != 61133.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_compact() != 51138.toShort()) {
@@ -1248,6 +1476,21 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_due_for_visit() != 20505.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_event() != 16906.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_event_at() != 21249.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_event_from_need() != 43541.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_events() != 23711.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_everything_uploaded() != 44477.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_form_json() != 44605.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1263,6 +1506,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_households_in() != 9960.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_identity() != 52387.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_interrupt() != 26326.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1270,6 +1516,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_open_followups() != 22772.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events() != 61817.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_person_id() != 40888.toShort()) {
@@ -1281,10 +1530,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_places() != 40941.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_possible_duplicates() != 47766.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_publish_form_json() != 16814.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_record_visit() != 773.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_report_event() != 43093.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_resident() != 31021.toShort()) {
@@ -1299,10 +1554,16 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_search_residents() != 30897.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_set_identity() != 12475.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_set_resident_status() != 1266.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_set_visit_policy() != 1855.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_step_event() != 56516.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_update_household() != 24766.toShort()) {
@@ -1320,7 +1581,28 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_visit_policy() != 50900.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_wipe() != 10760.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_syncclient_cancel() != 56958.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_syncclient_download_photos() != 31037.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_syncclient_sync() != 53304.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_syncclient_upload_photos() != 39307.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_synclistener_on_progress() != 35934.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_constructor_gridstore_open() != 60211.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_constructor_syncclient_new() != 59751.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
 }
@@ -1333,6 +1615,46 @@ public fun uniffiEnsureInitialized() {
 }
 
 // Async support
+// Async return type handlers
+
+internal const val UNIFFI_RUST_FUTURE_POLL_READY = 0.toByte()
+internal const val UNIFFI_RUST_FUTURE_POLL_MAYBE_READY = 1.toByte()
+
+internal val uniffiContinuationHandleMap = UniffiHandleMap<CancellableContinuation<Byte>>()
+
+// FFI type for Rust future continuations
+internal object uniffiRustFutureContinuationCallbackImpl: UniffiRustFutureContinuationCallback {
+    override fun callback(data: Long, pollResult: Byte) {
+        uniffiContinuationHandleMap.remove(data).resume(pollResult)
+    }
+}
+
+internal suspend fun<T, F, E: kotlin.Exception> uniffiRustCallAsync(
+    rustFuture: Long,
+    pollFunc: (Long, UniffiRustFutureContinuationCallback, Long) -> Unit,
+    completeFunc: (Long, UniffiRustCallStatus) -> F,
+    freeFunc: (Long) -> Unit,
+    liftFunc: (F) -> T,
+    errorHandler: UniffiRustCallStatusErrorHandler<E>
+): T {
+    try {
+        do {
+            val pollResult = suspendCancellableCoroutine<Byte> { continuation ->
+                pollFunc(
+                    rustFuture,
+                    uniffiRustFutureContinuationCallbackImpl,
+                    uniffiContinuationHandleMap.insert(continuation)
+                )
+            }
+        } while (pollResult != UNIFFI_RUST_FUTURE_POLL_READY);
+
+        return liftFunc(
+            uniffiRustCallWithError(errorHandler, { status -> completeFunc(rustFuture, status) })
+        )
+    } finally {
+        freeFunc(rustFuture)
+    }
+}
 
 // Public interface members begin here.
 
@@ -1400,7 +1722,38 @@ inline fun <T : Disposable?, R> T.use(block: (T) -> R) =
  *
  * @suppress
  * */
-object NoPointer
+object NoPointer// Magic number for the Rust proxy to call using the same mechanism as every other method,
+// to free the callback once it's dropped by Rust.
+internal const val IDX_CALLBACK_FREE = 0
+// Callback return codes
+internal const val UNIFFI_CALLBACK_SUCCESS = 0
+internal const val UNIFFI_CALLBACK_ERROR = 1
+internal const val UNIFFI_CALLBACK_UNEXPECTED_ERROR = 2
+
+/**
+ * @suppress
+ */
+public abstract class FfiConverterCallbackInterface<CallbackInterface: Any>: FfiConverter<CallbackInterface, Long> {
+    internal val handleMap = UniffiHandleMap<CallbackInterface>()
+
+    internal fun drop(handle: Long) {
+        handleMap.remove(handle)
+    }
+
+    override fun lift(value: Long): CallbackInterface {
+        return handleMap.get(value)
+    }
+
+    override fun read(buf: ByteBuffer) = lift(buf.getLong())
+
+    override fun lower(value: CallbackInterface) = handleMap.insert(value)
+
+    override fun allocationSize(value: CallbackInterface) = 8UL
+
+    override fun write(value: CallbackInterface, buf: ByteBuffer) {
+        buf.putLong(lower(value))
+    }
+}
 /**
  * The cleaner interface for Object finalization code to run.
  * This is the entry point to any implementation that we're using.
@@ -1532,6 +1885,29 @@ public object FfiConverterLong: FfiConverter<Long, Long> {
 
     override fun write(value: Long, buf: ByteBuffer) {
         buf.putLong(value)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterBoolean: FfiConverter<Boolean, Byte> {
+    override fun lift(value: Byte): Boolean {
+        return value.toInt() != 0
+    }
+
+    override fun read(buf: ByteBuffer): Boolean {
+        return lift(buf.get())
+    }
+
+    override fun lower(value: Boolean): Byte {
+        return if (value) 1.toByte() else 0.toByte()
+    }
+
+    override fun allocationSize(value: Boolean) = 1UL
+
+    override fun write(value: Boolean, buf: ByteBuffer) {
+        buf.put(lower(value))
     }
 }
 
@@ -1725,6 +2101,19 @@ public interface GridStoreInterface {
     fun `accessLog`(): List<AccessEntry>
     
     /**
+     * The Automerge actor id this device writes with (hex); the server binds it at enrolment.
+     */
+    fun `actorId`(): kotlin.String
+    
+    /**
+     * Stores a photo straight from the camera: turned upright, at most 1600 px, re-encoded as
+     * JPEG without metadata (no location or device data), plus a thumbnail. Put
+     * [`PhotoRef::hash`] in an event's or a visit's photos. An image that cannot be read fails
+     * with [`GridError::InvalidInput`] on field `photo`.
+     */
+    fun `addCameraPhoto`(`image`: kotlin.ByteArray): PhotoRef
+    
+    /**
      * Stores a JPEG photo; returns its SHA-256 (hex) to put in [`VisitInput::photos`].
      */
     fun `addPhoto`(`jpeg`: kotlin.ByteArray): kotlin.String
@@ -1740,14 +2129,20 @@ public interface GridStoreInterface {
     fun `addVehicle`(`householdId`: kotlin.String, `plate`: kotlin.String, `note`: kotlin.String): Vehicle
     
     /**
+     * The event categories in force (the office's catalogue, else the built-in one).
+     */
+    fun `catalogue`(): List<Category>
+    
+    /**
      * Closes a follow-up with a note.
      */
     fun `closeFollowup`(`followupId`: kotlin.String, `note`: kotlin.String)
     
     /**
-     * Closes the store: waits for calls in progress, then releases the database (so the file
-     * can be moved or wiped). Later calls fail with [`GridError::Closed`]; closing twice is
-     * harmless. To stop a long call first, use [`GridStore::interrupt`].
+     * Closes the store: waits for blocking calls in progress, then releases the database (so
+     * the file can be moved). A sync or photo transfer still running keeps the database open
+     * until it ends. Later calls fail with [`GridError::Closed`]; closing twice is harmless. To
+     * stop a long call first, use [`GridStore::interrupt`] or [`crate::SyncClient::cancel`].
      *
      * Named `close_store` because the generated Kotlin class already has `close()` from
      * `AutoCloseable`, which only frees this handle.
@@ -1791,6 +2186,33 @@ public interface GridStoreInterface {
     fun `dueForVisit`(`gridId`: kotlin.String?, `nowMs`: kotlin.Long): List<DueHousehold>
     
     /**
+     * An event with its deadlines as of now.
+     */
+    fun `event`(`id`: kotlin.String): EventView
+    
+    /**
+     * An event with its deadlines as of `now_ms`.
+     */
+    fun `eventAt`(`id`: kotlin.String, `nowMs`: kotlin.Long): EventView
+    
+    /**
+     * Opens an event for a need raised at a visit, so the office follows it up in the closed
+     * loop.
+     */
+    fun `eventFromNeed`(`followupId`: kotlin.String): Event
+    
+    /**
+     * Events (optionally of one grid, in one state), newest first.
+     */
+    fun `events`(`gridId`: kotlin.String?, `state`: EventState?): List<EventSummary>
+    
+    /**
+     * True when the server has acknowledged every local change (records, keys, access log):
+     * the day's work is in. Photos travel apart: see [`crate::SyncClient::upload_photos`].
+     */
+    fun `everythingUploaded`(): kotlin.Boolean
+    
+    /**
      * A form definition as JSON (the format of `FormDefinition` in gridwalk-core): the
      * published version, or the built-in four-questions form.
      */
@@ -1817,6 +2239,11 @@ public interface GridStoreInterface {
     fun `householdsIn`(`buildingId`: kotlin.String, `unit`: kotlin.String?): List<HouseholdSummary>
     
     /**
+     * Who this device acts as; a grid worker of no grid until enrolled.
+     */
+    fun `identity`(): Identity
+    
+    /**
      * Interrupts a long-running write (rebuild, import) in progress on another thread; it
      * fails with [`GridError::Interrupted`]. Does nothing once the store is closed.
      */
@@ -1834,6 +2261,11 @@ public interface GridStoreInterface {
     fun `openFollowups`(`gridId`: kotlin.String?): List<FollowUp>
     
     /**
+     * Open events past a deadline at `now_ms` (optionally of one grid), most overdue first.
+     */
+    fun `overdueEvents`(`gridId`: kotlin.String?, `nowMs`: kotlin.Long): List<EventSummary>
+    
+    /**
      * The person using this store.
      */
     fun `personId`(): kotlin.String
@@ -1849,6 +2281,12 @@ public interface GridStoreInterface {
     fun `places`(): List<Place>
     
     /**
+     * Open events of the last 7 days that may be the same problem as `input` (same category,
+     * same building or within 50 m), to show before reporting. Works offline.
+     */
+    fun `possibleDuplicates`(`input`: EventInput, `nowMs`: kotlin.Long): List<EventSummary>
+    
+    /**
      * Publishes a form version given as JSON; a malformed definition fails with
      * [`GridError::InvalidInput`] on field `form`.
      */
@@ -1859,6 +2297,12 @@ public interface GridStoreInterface {
      * with [`GridError::InvalidInput`] (fields `answers.<field id>`) and nothing is saved.
      */
     fun `recordVisit`(`visit`: VisitInput): Visit
+    
+    /**
+     * Registers an event (snap report, need or dispute). Bad input fails with
+     * [`GridError::InvalidInput`] (one entry per field) and nothing is saved.
+     */
+    fun `reportEvent`(`input`: EventInput): Event
     
     /**
      * One resident (personal values masked).
@@ -1882,6 +2326,12 @@ public interface GridStoreInterface {
     fun `searchResidents`(`query`: kotlin.String): List<ResidentHit>
     
     /**
+     * Records who this device acts as (role and scope ids); [`crate::enrol`] sets it from the
+     * enrolment, so apps rarely call this themselves.
+     */
+    fun `setIdentity`(`identity`: Identity)
+    
+    /**
      * Records that a resident moved out, died or lives here again, on `date` (`YYYY-MM-DD`).
      */
     fun `setResidentStatus`(`residentId`: kotlin.String, `status`: ResidentStatus, `date`: kotlin.String): Resident
@@ -1890,6 +2340,13 @@ public interface GridStoreInterface {
      * Sets the visit policy.
      */
     fun `setVisitPolicy`(`policy`: VisitPolicy)
+    
+    /**
+     * Takes a step of the closed loop (dispatch, handle, verify, close…). A role that may not
+     * take it fails with [`GridError::Forbidden`]; a step that does not apply to the event's
+     * state fails with [`GridError::InvalidInput`] on field `action`.
+     */
+    fun `stepEvent`(`id`: kotlin.String, `action`: Action, `step`: StepInput): Event
     
     /**
      * Changes some fields of a household; fields left `null`/`nil` are not touched, so other
@@ -1916,6 +2373,14 @@ public interface GridStoreInterface {
      * The visit policy (built-in default until the office publishes one).
      */
     fun `visitPolicy`(): VisitPolicy
+    
+    /**
+     * Closes the store and deletes its files (database, WAL): what the app does when
+     * [`GridError::Revoked`] says the office revoked this device, before destroying the key.
+     * Waits for a sync or photo transfer still running on this store (cancel it first with
+     * [`crate::SyncClient::cancel`]). Fails with [`GridError::Closed`] on a closed store.
+     */
+    fun `wipe`()
     
     companion object
 }
@@ -2027,6 +2492,41 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * The Automerge actor id this device writes with (hex); the server binds it at enrolment.
+     */
+    @Throws(GridException::class)override fun `actorId`(): kotlin.String {
+            return FfiConverterString.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_actor_id(
+        it, _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Stores a photo straight from the camera: turned upright, at most 1600 px, re-encoded as
+     * JPEG without metadata (no location or device data), plus a thumbnail. Put
+     * [`PhotoRef::hash`] in an event's or a visit's photos. An image that cannot be read fails
+     * with [`GridError::InvalidInput`] on field `photo`.
+     */
+    @Throws(GridException::class)override fun `addCameraPhoto`(`image`: kotlin.ByteArray): PhotoRef {
+            return FfiConverterTypePhotoRef.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_add_camera_photo(
+        it, FfiConverterByteArray.lower(`image`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Stores a JPEG photo; returns its SHA-256 (hex) to put in [`VisitInput::photos`].
      */
     @Throws(GridException::class)override fun `addPhoto`(`jpeg`: kotlin.ByteArray): kotlin.String {
@@ -2075,6 +2575,22 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * The event categories in force (the office's catalogue, else the built-in one).
+     */
+    @Throws(GridException::class)override fun `catalogue`(): List<Category> {
+            return FfiConverterSequenceTypeCategory.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_catalogue(
+        it, _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Closes a follow-up with a note.
      */
     @Throws(GridException::class)override fun `closeFollowup`(`followupId`: kotlin.String, `note`: kotlin.String)
@@ -2090,9 +2606,10 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
-     * Closes the store: waits for calls in progress, then releases the database (so the file
-     * can be moved or wiped). Later calls fail with [`GridError::Closed`]; closing twice is
-     * harmless. To stop a long call first, use [`GridStore::interrupt`].
+     * Closes the store: waits for blocking calls in progress, then releases the database (so
+     * the file can be moved). A sync or photo transfer still running keeps the database open
+     * until it ends. Later calls fail with [`GridError::Closed`]; closing twice is harmless. To
+     * stop a long call first, use [`GridStore::interrupt`] or [`crate::SyncClient::cancel`].
      *
      * Named `close_store` because the generated Kotlin class already has `close()` from
      * `AutoCloseable`, which only frees this handle.
@@ -2221,6 +2738,88 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * An event with its deadlines as of now.
+     */
+    @Throws(GridException::class)override fun `event`(`id`: kotlin.String): EventView {
+            return FfiConverterTypeEventView.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_event(
+        it, FfiConverterString.lower(`id`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * An event with its deadlines as of `now_ms`.
+     */
+    @Throws(GridException::class)override fun `eventAt`(`id`: kotlin.String, `nowMs`: kotlin.Long): EventView {
+            return FfiConverterTypeEventView.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_event_at(
+        it, FfiConverterString.lower(`id`),FfiConverterLong.lower(`nowMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Opens an event for a need raised at a visit, so the office follows it up in the closed
+     * loop.
+     */
+    @Throws(GridException::class)override fun `eventFromNeed`(`followupId`: kotlin.String): Event {
+            return FfiConverterTypeEvent.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_event_from_need(
+        it, FfiConverterString.lower(`followupId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Events (optionally of one grid, in one state), newest first.
+     */
+    @Throws(GridException::class)override fun `events`(`gridId`: kotlin.String?, `state`: EventState?): List<EventSummary> {
+            return FfiConverterSequenceTypeEventSummary.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_events(
+        it, FfiConverterOptionalString.lower(`gridId`),FfiConverterOptionalTypeEventState.lower(`state`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * True when the server has acknowledged every local change (records, keys, access log):
+     * the day's work is in. Photos travel apart: see [`crate::SyncClient::upload_photos`].
+     */
+    @Throws(GridException::class)override fun `everythingUploaded`(): kotlin.Boolean {
+            return FfiConverterBoolean.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_everything_uploaded(
+        it, _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * A form definition as JSON (the format of `FormDefinition` in gridwalk-core): the
      * published version, or the built-in four-questions form.
      */
@@ -2302,6 +2901,22 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * Who this device acts as; a grid worker of no grid until enrolled.
+     */
+    @Throws(GridException::class)override fun `identity`(): Identity {
+            return FfiConverterTypeIdentity.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_identity(
+        it, _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Interrupts a long-running write (rebuild, import) in progress on another thread; it
      * fails with [`GridError::Interrupted`]. Does nothing once the store is closed.
      */override fun `interrupt`()
@@ -2342,6 +2957,22 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
     uniffiRustCallWithError(GridException) { _status ->
     UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(
         it, FfiConverterOptionalString.lower(`gridId`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Open events past a deadline at `now_ms` (optionally of one grid), most overdue first.
+     */
+    @Throws(GridException::class)override fun `overdueEvents`(`gridId`: kotlin.String?, `nowMs`: kotlin.Long): List<EventSummary> {
+            return FfiConverterSequenceTypeEventSummary.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(
+        it, FfiConverterOptionalString.lower(`gridId`),FfiConverterLong.lower(`nowMs`),_status)
 }
     }
     )
@@ -2398,6 +3029,23 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * Open events of the last 7 days that may be the same problem as `input` (same category,
+     * same building or within 50 m), to show before reporting. Works offline.
+     */
+    @Throws(GridException::class)override fun `possibleDuplicates`(`input`: EventInput, `nowMs`: kotlin.Long): List<EventSummary> {
+            return FfiConverterSequenceTypeEventSummary.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_possible_duplicates(
+        it, FfiConverterTypeEventInput.lower(`input`),FfiConverterLong.lower(`nowMs`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * Publishes a form version given as JSON; a malformed definition fails with
      * [`GridError::InvalidInput`] on field `form`.
      */
@@ -2423,6 +3071,23 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
     uniffiRustCallWithError(GridException) { _status ->
     UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_record_visit(
         it, FfiConverterTypeVisitInput.lower(`visit`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Registers an event (snap report, need or dispute). Bad input fails with
+     * [`GridError::InvalidInput`] (one entry per field) and nothing is saved.
+     */
+    @Throws(GridException::class)override fun `reportEvent`(`input`: EventInput): Event {
+            return FfiConverterTypeEvent.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_report_event(
+        it, FfiConverterTypeEventInput.lower(`input`),_status)
 }
     }
     )
@@ -2495,6 +3160,22 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * Records who this device acts as (role and scope ids); [`crate::enrol`] sets it from the
+     * enrolment, so apps rarely call this themselves.
+     */
+    @Throws(GridException::class)override fun `setIdentity`(`identity`: Identity)
+        = 
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_set_identity(
+        it, FfiConverterTypeIdentity.lower(`identity`),_status)
+}
+    }
+    
+    
+
+    
+    /**
      * Records that a resident moved out, died or lives here again, on `date` (`YYYY-MM-DD`).
      */
     @Throws(GridException::class)override fun `setResidentStatus`(`residentId`: kotlin.String, `status`: ResidentStatus, `date`: kotlin.String): Resident {
@@ -2522,6 +3203,24 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 }
     }
     
+    
+
+    
+    /**
+     * Takes a step of the closed loop (dispatch, handle, verify, close…). A role that may not
+     * take it fails with [`GridError::Forbidden`]; a step that does not apply to the event's
+     * state fails with [`GridError::InvalidInput`] on field `action`.
+     */
+    @Throws(GridException::class)override fun `stepEvent`(`id`: kotlin.String, `action`: Action, `step`: StepInput): Event {
+            return FfiConverterTypeEvent.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_step_event(
+        it, FfiConverterString.lower(`id`),FfiConverterTypeAction.lower(`action`),FfiConverterTypeStepInput.lower(`step`),_status)
+}
+    }
+    )
+    }
     
 
     
@@ -2606,6 +3305,24 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
     
 
     
+    /**
+     * Closes the store and deletes its files (database, WAL): what the app does when
+     * [`GridError::Revoked`] says the office revoked this device, before destroying the key.
+     * Waits for a sync or photo transfer still running on this store (cancel it first with
+     * [`crate::SyncClient::cancel`]). Fails with [`GridError::Closed`] on a closed store.
+     */
+    @Throws(GridException::class)override fun `wipe`()
+        = 
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_wipe(
+        it, _status)
+}
+    }
+    
+    
+
+    
 
     
     companion object {
@@ -2652,6 +3369,659 @@ public object FfiConverterTypeGridStore: FfiConverter<GridStore, Pointer> {
     override fun allocationSize(value: GridStore) = 8UL
 
     override fun write(value: GridStore, buf: ByteBuffer) {
+        // The Rust code always expects pointers written as 8 bytes,
+        // and will fail to compile if they don't fit.
+        buf.putLong(Pointer.nativeValue(lower(value)))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a Pointer/Arc<T>
+// to the live Rust struct on the other side of the FFI.
+//
+// Each instance implements core operations for working with the Rust `Arc<T>` and the
+// Kotlin Pointer to work with the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque pointer to the underlying Rust struct.
+//     Method calls need to read this pointer from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its pointer should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the pointer, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the pointer, but is interrupted
+//      before it can pass the pointer over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read pointer value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * The connection to the community office's server for one enrolled device.
+ *
+ * Its calls are suspend functions in Kotlin and `async` in Swift. A store syncs through one
+ * client at a time.
+ */
+public interface SyncClientInterface {
+    
+    /**
+     * Stops a sync or photo transfer of this client at its next step; it fails with
+     * [`GridError::Interrupted`] and leaves the store consistent (the next sync resumes).
+     */
+    fun `cancel`()
+    
+    /**
+     * Downloads the photos that records on this device reference but it does not hold.
+     */
+    suspend fun `downloadPhotos`(`store`: GridStore): PhotoReport
+    
+    /**
+     * Syncs `store` with the server until both sides are up to date (usually one or two round
+     * trips), reporting progress to `listener`, then compacts the store. Safe to retry after any
+     * failure: nothing is lost or duplicated. Fails with [`GridError::Network`] when the server
+     * cannot be reached (retry later), [`GridError::Revoked`] when the office revoked this device
+     * (wipe the store with [`GridStore::wipe`] and destroy its key), [`GridError::Interrupted`]
+     * after [`SyncClient::cancel`].
+     */
+    suspend fun `sync`(`store`: GridStore, `listener`: SyncListener): SyncReport
+    
+    /**
+     * Uploads the photos the server does not have yet, in chunks, resuming where an earlier
+     * upload stopped. Call it after [`SyncClient::sync`] (on Wi-Fi, if the app prefers).
+     */
+    suspend fun `uploadPhotos`(`store`: GridStore): PhotoReport
+    
+    companion object
+}
+
+/**
+ * The connection to the community office's server for one enrolled device.
+ *
+ * Its calls are suspend functions in Kotlin and `async` in Swift. A store syncs through one
+ * client at a time.
+ */
+open class SyncClient: Disposable, AutoCloseable, SyncClientInterface
+{
+
+    constructor(pointer: Pointer) {
+        this.pointer = pointer
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(pointer))
+    }
+
+    /**
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noPointer: NoPointer) {
+        this.pointer = null
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(pointer))
+    }
+    /**
+     * A client of the server at `base_url` (`https://office.example:7878`) with the bearer
+     * `token` from [`enrol`], trusting the office's certificate `ca_pem` (PEM bytes) in addition
+     * to the system's roots. A certificate that does not parse fails with
+     * [`GridError::Network`]. Does no I/O.
+     */
+    constructor(`baseUrl`: kotlin.String, `token`: kotlin.String, `caPem`: kotlin.ByteArray?) :
+        this(
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_constructor_syncclient_new(
+        FfiConverterString.lower(`baseUrl`),FfiConverterString.lower(`token`),FfiConverterOptionalByteArray.lower(`caPem`),_status)
+}
+    )
+
+    protected val pointer: Pointer?
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithPointer(block: (ptr: Pointer) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the pointer being freed concurrently.
+        try {
+            return block(this.uniffiClonePointer())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val pointer: Pointer?) : Runnable {
+        override fun run() {
+            pointer?.let { ptr ->
+                uniffiRustCall { status ->
+                    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_free_syncclient(ptr, status)
+                }
+            }
+        }
+    }
+
+    fun uniffiClonePointer(): Pointer {
+        return uniffiRustCall() { status ->
+            UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_clone_syncclient(pointer!!, status)
+        }
+    }
+
+    
+    /**
+     * Stops a sync or photo transfer of this client at its next step; it fails with
+     * [`GridError::Interrupted`] and leaves the store consistent (the next sync resumes).
+     */override fun `cancel`()
+        = 
+    callWithPointer {
+    uniffiRustCall() { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_syncclient_cancel(
+        it, _status)
+}
+    }
+    
+    
+
+    
+    /**
+     * Downloads the photos that records on this device reference but it does not hold.
+     */
+    @Throws(GridException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `downloadPhotos`(`store`: GridStore) : PhotoReport {
+        return uniffiRustCallAsync(
+        callWithPointer { thisPtr ->
+            UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_syncclient_download_photos(
+                thisPtr,
+                FfiConverterTypeGridStore.lower(`store`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferPhotoReport.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
+        { future -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePhotoReport.lift(it) },
+        // Error FFI converter
+        GridException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Syncs `store` with the server until both sides are up to date (usually one or two round
+     * trips), reporting progress to `listener`, then compacts the store. Safe to retry after any
+     * failure: nothing is lost or duplicated. Fails with [`GridError::Network`] when the server
+     * cannot be reached (retry later), [`GridError::Revoked`] when the office revoked this device
+     * (wipe the store with [`GridStore::wipe`] and destroy its key), [`GridError::Interrupted`]
+     * after [`SyncClient::cancel`].
+     */
+    @Throws(GridException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `sync`(`store`: GridStore, `listener`: SyncListener) : SyncReport {
+        return uniffiRustCallAsync(
+        callWithPointer { thisPtr ->
+            UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_syncclient_sync(
+                thisPtr,
+                FfiConverterTypeGridStore.lower(`store`),FfiConverterTypeSyncListener.lower(`listener`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferSyncReport.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
+        { future -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeSyncReport.lift(it) },
+        // Error FFI converter
+        GridException.ErrorHandler,
+    )
+    }
+
+    
+    /**
+     * Uploads the photos the server does not have yet, in chunks, resuming where an earlier
+     * upload stopped. Call it after [`SyncClient::sync`] (on Wi-Fi, if the app prefers).
+     */
+    @Throws(GridException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+    override suspend fun `uploadPhotos`(`store`: GridStore) : PhotoReport {
+        return uniffiRustCallAsync(
+        callWithPointer { thisPtr ->
+            UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_syncclient_upload_photos(
+                thisPtr,
+                FfiConverterTypeGridStore.lower(`store`),
+            )
+        },
+        { future, callback, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferPhotoReport.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
+        { future -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypePhotoReport.lift(it) },
+        // Error FFI converter
+        GridException.ErrorHandler,
+    )
+    }
+
+    
+
+    
+    
+    companion object
+    
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncClient: FfiConverter<SyncClient, Pointer> {
+
+    override fun lower(value: SyncClient): Pointer {
+        return value.uniffiClonePointer()
+    }
+
+    override fun lift(value: Pointer): SyncClient {
+        return SyncClient(value)
+    }
+
+    override fun read(buf: ByteBuffer): SyncClient {
+        // The Rust code always writes pointers as 8 bytes, and will
+        // fail to compile if they don't fit.
+        return lift(Pointer(buf.getLong()))
+    }
+
+    override fun allocationSize(value: SyncClient) = 8UL
+
+    override fun write(value: SyncClient, buf: ByteBuffer) {
+        // The Rust code always expects pointers written as 8 bytes,
+        // and will fail to compile if they don't fit.
+        buf.putLong(Pointer.nativeValue(lower(value)))
+    }
+}
+
+
+// This template implements a class for working with a Rust struct via a Pointer/Arc<T>
+// to the live Rust struct on the other side of the FFI.
+//
+// Each instance implements core operations for working with the Rust `Arc<T>` and the
+// Kotlin Pointer to work with the live Rust struct on the other side of the FFI.
+//
+// There's some subtlety here, because we have to be careful not to operate on a Rust
+// struct after it has been dropped, and because we must expose a public API for freeing
+// theq Kotlin wrapper object in lieu of reliable finalizers. The core requirements are:
+//
+//   * Each instance holds an opaque pointer to the underlying Rust struct.
+//     Method calls need to read this pointer from the object's state and pass it in to
+//     the Rust FFI.
+//
+//   * When an instance is no longer needed, its pointer should be passed to a
+//     special destructor function provided by the Rust FFI, which will drop the
+//     underlying Rust struct.
+//
+//   * Given an instance, calling code is expected to call the special
+//     `destroy` method in order to free it after use, either by calling it explicitly
+//     or by using a higher-level helper like the `use` method. Failing to do so risks
+//     leaking the underlying Rust struct.
+//
+//   * We can't assume that calling code will do the right thing, and must be prepared
+//     to handle Kotlin method calls executing concurrently with or even after a call to
+//     `destroy`, and to handle multiple (possibly concurrent!) calls to `destroy`.
+//
+//   * We must never allow Rust code to operate on the underlying Rust struct after
+//     the destructor has been called, and must never call the destructor more than once.
+//     Doing so may trigger memory unsafety.
+//
+//   * To mitigate many of the risks of leaking memory and use-after-free unsafety, a `Cleaner`
+//     is implemented to call the destructor when the Kotlin object becomes unreachable.
+//     This is done in a background thread. This is not a panacea, and client code should be aware that
+//      1. the thread may starve if some there are objects that have poorly performing
+//     `drop` methods or do significant work in their `drop` methods.
+//      2. the thread is shared across the whole library. This can be tuned by using `android_cleaner = true`,
+//         or `android = true` in the [`kotlin` section of the `uniffi.toml` file](https://mozilla.github.io/uniffi-rs/kotlin/configuration.html).
+//
+// If we try to implement this with mutual exclusion on access to the pointer, there is the
+// possibility of a race between a method call and a concurrent call to `destroy`:
+//
+//    * Thread A starts a method call, reads the value of the pointer, but is interrupted
+//      before it can pass the pointer over the FFI to Rust.
+//    * Thread B calls `destroy` and frees the underlying Rust struct.
+//    * Thread A resumes, passing the already-read pointer value to Rust and triggering
+//      a use-after-free.
+//
+// One possible solution would be to use a `ReadWriteLock`, with each method call taking
+// a read lock (and thus allowed to run concurrently) and the special `destroy` method
+// taking a write lock (and thus blocking on live method calls). However, we aim not to
+// generate methods with any hidden blocking semantics, and a `destroy` method that might
+// block if called incorrectly seems to meet that bar.
+//
+// So, we achieve our goals by giving each instance an associated `AtomicLong` counter to track
+// the number of in-flight method calls, and an `AtomicBoolean` flag to indicate whether `destroy`
+// has been called. These are updated according to the following rules:
+//
+//    * The initial value of the counter is 1, indicating a live object with no in-flight calls.
+//      The initial value for the flag is false.
+//
+//    * At the start of each method call, we atomically check the counter.
+//      If it is 0 then the underlying Rust struct has already been destroyed and the call is aborted.
+//      If it is nonzero them we atomically increment it by 1 and proceed with the method call.
+//
+//    * At the end of each method call, we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+//    * When `destroy` is called, we atomically flip the flag from false to true.
+//      If the flag was already true we silently fail.
+//      Otherwise we atomically decrement and check the counter.
+//      If it has reached zero then we destroy the underlying Rust struct.
+//
+// Astute readers may observe that this all sounds very similar to the way that Rust's `Arc<T>` works,
+// and indeed it is, with the addition of a flag to guard against multiple calls to `destroy`.
+//
+// The overall effect is that the underlying Rust struct is destroyed only when `destroy` has been
+// called *and* all in-flight method calls have completed, avoiding violating any of the expectations
+// of the underlying Rust code.
+//
+// This makes a cleaner a better alternative to _not_ calling `destroy()` as
+// and when the object is finished with, but the abstraction is not perfect: if the Rust object's `drop`
+// method is slow, and/or there are many objects to cleanup, and it's on a low end Android device, then the cleaner
+// thread may be starved, and the app will leak memory.
+//
+// In this case, `destroy`ing manually may be a better solution.
+//
+// The cleaner can live side by side with the manual calling of `destroy`. In the order of responsiveness, uniffi objects
+// with Rust peers are reclaimed:
+//
+// 1. By calling the `destroy` method of the object, which calls `rustObject.free()`. If that doesn't happen:
+// 2. When the object becomes unreachable, AND the Cleaner thread gets to call `rustObject.free()`. If the thread is starved then:
+// 3. The memory is reclaimed when the process terminates.
+//
+// [1] https://stackoverflow.com/questions/24376768/can-java-finalize-an-object-when-it-is-still-in-scope/24380219
+//
+
+
+/**
+ * Receives a sync's progress; implemented by the shell (to drive a progress bar or a
+ * notification).
+ */
+public interface SyncListener {
+    
+    /**
+     * Called after each step of a sync, from a library thread: return quickly, and hop to the
+     * UI thread before touching views.
+     */
+    fun `onProgress`(`progress`: SyncProgress)
+    
+    companion object
+}
+
+/**
+ * Receives a sync's progress; implemented by the shell (to drive a progress bar or a
+ * notification).
+ */
+open class SyncListenerImpl: Disposable, AutoCloseable, SyncListener
+{
+
+    constructor(pointer: Pointer) {
+        this.pointer = pointer
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(pointer))
+    }
+
+    /**
+     * This constructor can be used to instantiate a fake object. Only used for tests. Any
+     * attempt to actually use an object constructed this way will fail as there is no
+     * connected Rust object.
+     */
+    @Suppress("UNUSED_PARAMETER")
+    constructor(noPointer: NoPointer) {
+        this.pointer = null
+        this.cleanable = UniffiLib.CLEANER.register(this, UniffiCleanAction(pointer))
+    }
+
+    protected val pointer: Pointer?
+    protected val cleanable: UniffiCleaner.Cleanable
+
+    private val wasDestroyed = AtomicBoolean(false)
+    private val callCounter = AtomicLong(1)
+
+    override fun destroy() {
+        // Only allow a single call to this method.
+        // TODO: maybe we should log a warning if called more than once?
+        if (this.wasDestroyed.compareAndSet(false, true)) {
+            // This decrement always matches the initial count of 1 given at creation time.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    @Synchronized
+    override fun close() {
+        this.destroy()
+    }
+
+    internal inline fun <R> callWithPointer(block: (ptr: Pointer) -> R): R {
+        // Check and increment the call counter, to keep the object alive.
+        // This needs a compare-and-set retry loop in case of concurrent updates.
+        do {
+            val c = this.callCounter.get()
+            if (c == 0L) {
+                throw IllegalStateException("${this.javaClass.simpleName} object has already been destroyed")
+            }
+            if (c == Long.MAX_VALUE) {
+                throw IllegalStateException("${this.javaClass.simpleName} call counter would overflow")
+            }
+        } while (! this.callCounter.compareAndSet(c, c + 1L))
+        // Now we can safely do the method call without the pointer being freed concurrently.
+        try {
+            return block(this.uniffiClonePointer())
+        } finally {
+            // This decrement always matches the increment we performed above.
+            if (this.callCounter.decrementAndGet() == 0L) {
+                cleanable.clean()
+            }
+        }
+    }
+
+    // Use a static inner class instead of a closure so as not to accidentally
+    // capture `this` as part of the cleanable's action.
+    private class UniffiCleanAction(private val pointer: Pointer?) : Runnable {
+        override fun run() {
+            pointer?.let { ptr ->
+                uniffiRustCall { status ->
+                    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_free_synclistener(ptr, status)
+                }
+            }
+        }
+    }
+
+    fun uniffiClonePointer(): Pointer {
+        return uniffiRustCall() { status ->
+            UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_clone_synclistener(pointer!!, status)
+        }
+    }
+
+    
+    /**
+     * Called after each step of a sync, from a library thread: return quickly, and hop to the
+     * UI thread before touching views.
+     */override fun `onProgress`(`progress`: SyncProgress)
+        = 
+    callWithPointer {
+    uniffiRustCall() { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_synclistener_on_progress(
+        it, FfiConverterTypeSyncProgress.lower(`progress`),_status)
+}
+    }
+    
+    
+
+    
+
+    
+    
+    companion object
+    
+}
+
+
+// Put the implementation in an object so we don't pollute the top-level namespace
+internal object uniffiCallbackInterfaceSyncListener {
+    internal object `onProgress`: UniffiCallbackInterfaceSyncListenerMethod0 {
+        override fun callback(`uniffiHandle`: Long,`progress`: RustBufferSyncProgress.ByValue,`uniffiOutReturn`: Pointer,uniffiCallStatus: UniffiRustCallStatus,) {
+            val uniffiObj = FfiConverterTypeSyncListener.handleMap.get(uniffiHandle)
+            val makeCall = { ->
+                uniffiObj.`onProgress`(
+                    FfiConverterTypeSyncProgress.lift(`progress`),
+                )
+            }
+            val writeReturn = { _: Unit -> Unit }
+            uniffiTraitInterfaceCall(uniffiCallStatus, makeCall, writeReturn)
+        }
+    }
+
+    internal object uniffiFree: UniffiCallbackInterfaceFree {
+        override fun callback(handle: Long) {
+            FfiConverterTypeSyncListener.handleMap.remove(handle)
+        }
+    }
+
+    internal var vtable = UniffiVTableCallbackInterfaceSyncListener.UniffiByValue(
+        `onProgress`,
+        uniffiFree,
+    )
+
+    // Registers the foreign callback with the Rust side.
+    // This method is generated for each callback interface.
+    internal fun register(lib: UniffiLib) {
+        lib.uniffi_gridwalk_ffi_fn_init_callback_vtable_synclistener(vtable)
+    }
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeSyncListener: FfiConverter<SyncListener, Pointer> {
+    internal val handleMap = UniffiHandleMap<SyncListener>()
+
+    override fun lower(value: SyncListener): Pointer {
+        return Pointer(handleMap.insert(value))
+    }
+
+    override fun lift(value: Pointer): SyncListener {
+        return SyncListenerImpl(value)
+    }
+
+    override fun read(buf: ByteBuffer): SyncListener {
+        // The Rust code always writes pointers as 8 bytes, and will
+        // fail to compile if they don't fit.
+        return lift(Pointer(buf.getLong()))
+    }
+
+    override fun allocationSize(value: SyncListener) = 8UL
+
+    override fun write(value: SyncListener, buf: ByteBuffer) {
         // The Rust code always expects pointers written as 8 bytes,
         // and will fail to compile if they don't fit.
         buf.putLong(Pointer.nativeValue(lower(value)))
@@ -2792,6 +4162,31 @@ sealed class GridException: kotlin.Exception() {
             get() = ""
     }
     
+    /**
+     * The office revoked this device: wipe the store ([`crate::GridStore::wipe`]) and destroy
+     * its key. Nothing more will sync from it.
+     */
+    class Revoked(
+        ) : GridException() {
+        override val message
+            get() = ""
+    }
+    
+    /**
+     * The server could not be reached or failed (no network, timeout, TLS, a server error);
+     * nothing was lost, retry later.
+     */
+    class Network(
+        
+        /**
+         * What failed, for logs and support.
+         */
+        val `reason`: kotlin.String
+        ) : GridException() {
+        override val message
+            get() = "reason=${ `reason` }"
+    }
+    
 
     companion object ErrorHandler : UniffiRustCallStatusErrorHandler<GridException> {
         override fun lift(error_buf: RustBuffer.ByValue): GridException = FfiConverterTypeGridError.lift(error_buf)
@@ -2823,6 +4218,10 @@ public object FfiConverterTypeGridError : FfiConverterRustBuffer<GridException> 
                 FfiConverterString.read(buf),
                 )
             7 -> GridException.Closed()
+            8 -> GridException.Revoked()
+            9 -> GridException.Network(
+                FfiConverterString.read(buf),
+                )
             else -> throw RuntimeException("invalid error enum value, something is very wrong!!")
         }
     }
@@ -2861,6 +4260,15 @@ public object FfiConverterTypeGridError : FfiConverterRustBuffer<GridException> 
                 // Add the size for the Int that specifies the variant plus the size needed for all fields
                 4UL
             )
+            is GridException.Revoked -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+            )
+            is GridException.Network -> (
+                // Add the size for the Int that specifies the variant plus the size needed for all fields
+                4UL
+                + FfiConverterString.allocationSize(value.`reason`)
+            )
         }
     }
 
@@ -2896,6 +4304,15 @@ public object FfiConverterTypeGridError : FfiConverterRustBuffer<GridException> 
             }
             is GridException.Closed -> {
                 buf.putInt(7)
+                Unit
+            }
+            is GridException.Revoked -> {
+                buf.putInt(8)
+                Unit
+            }
+            is GridException.Network -> {
+                buf.putInt(9)
+                FfiConverterString.write(value.`reason`, buf)
                 Unit
             }
         }.let { /* this makes the `when` an expression, which ensures it is exhaustive */ }
@@ -2941,6 +4358,70 @@ public object FfiConverterOptionalString: FfiConverterRustBuffer<kotlin.String?>
 /**
  * @suppress
  */
+public object FfiConverterOptionalByteArray: FfiConverterRustBuffer<kotlin.ByteArray?> {
+    override fun read(buf: ByteBuffer): kotlin.ByteArray? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterByteArray.read(buf)
+    }
+
+    override fun allocationSize(value: kotlin.ByteArray?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterByteArray.allocationSize(value)
+        }
+    }
+
+    override fun write(value: kotlin.ByteArray?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterByteArray.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterOptionalTypeEventState: FfiConverterRustBuffer<EventState?> {
+    override fun read(buf: ByteBuffer): EventState? {
+        if (buf.get().toInt() == 0) {
+            return null
+        }
+        return FfiConverterTypeEventState.read(buf)
+    }
+
+    override fun allocationSize(value: EventState?): ULong {
+        if (value == null) {
+            return 1UL
+        } else {
+            return 1UL + FfiConverterTypeEventState.allocationSize(value)
+        }
+    }
+
+    override fun write(value: EventState?, buf: ByteBuffer) {
+        if (value == null) {
+            buf.put(0)
+        } else {
+            buf.put(1)
+            FfiConverterTypeEventState.write(value, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer<List<AccessEntry>> {
     override fun read(buf: ByteBuffer): List<AccessEntry> {
         val len = buf.getInt()
@@ -2959,6 +4440,34 @@ public object FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer<List<A
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeAccessEntry.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeCategory: FfiConverterRustBuffer<List<Category>> {
+    override fun read(buf: ByteBuffer): List<Category> {
+        val len = buf.getInt()
+        return List<Category>(len) {
+            FfiConverterTypeCategory.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<Category>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeCategory.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<Category>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeCategory.write(it, buf)
         }
     }
 }
@@ -3015,6 +4524,34 @@ public object FfiConverterSequenceTypeDueHousehold: FfiConverterRustBuffer<List<
         buf.putInt(value.size)
         value.iterator().forEach {
             FfiConverterTypeDueHousehold.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterSequenceTypeEventSummary: FfiConverterRustBuffer<List<EventSummary>> {
+    override fun read(buf: ByteBuffer): List<EventSummary> {
+        val len = buf.getInt()
+        return List<EventSummary>(len) {
+            FfiConverterTypeEventSummary.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<EventSummary>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypeEventSummary.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<EventSummary>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypeEventSummary.write(it, buf)
         }
     }
 }
@@ -3295,6 +4832,42 @@ public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.Strin
 
 
 
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
         /**
          * A demo roster: `grids` grids of `households_per_grid` invented households, the same for the
          * same `seed`. Load it with [`crate::GridStore::load_roster`].
@@ -3307,5 +4880,28 @@ public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.Strin
     )
     }
     
+
+        /**
+         * Enrols this device: trades the office's one-time `code` (shown as text and QR) for a
+         * credential at `base_url`, binding `store`'s device and actor ids to it, and records the
+         * enrolment's role and scope as the store's identity. Keep [`Enrolment::token`] in the
+         * keystore/keychain and pass it to [`SyncClient::new`]. A used, expired or unknown code fails
+         * with [`GridError::Forbidden`]; an unreachable server with [`GridError::Network`].
+         * A suspend function in Kotlin, `async` in Swift.
+         */
+    @Throws(GridException::class)
+    @Suppress("ASSIGNED_BUT_NEVER_ACCESSED_VARIABLE")
+     suspend fun `enrol`(`baseUrl`: kotlin.String, `caPem`: kotlin.ByteArray?, `code`: kotlin.String, `store`: GridStore) : Enrolment {
+        return uniffiRustCallAsync(
+        UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_func_enrol(FfiConverterString.lower(`baseUrl`),FfiConverterOptionalByteArray.lower(`caPem`),FfiConverterString.lower(`code`),FfiConverterTypeGridStore.lower(`store`),),
+        { future, callback, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_poll_rust_buffer(future, callback, continuation) },
+        { future, continuation -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_complete_rust_buffer(future, continuation).let { RustBufferEnrolment.create(it.capacity.toULong(), it.len.toULong(), it.data) } },
+        { future -> UniffiLib.INSTANCE.ffi_gridwalk_ffi_rust_future_free_rust_buffer(future) },
+        // lift function
+        { FfiConverterTypeEnrolment.lift(it) },
+        // Error FFI converter
+        GridException.ErrorHandler,
+    )
+    }
 
 
