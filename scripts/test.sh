@@ -19,3 +19,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (the server's tests on SQLite and on a throwaway PostgreSQL)"
 bash scripts/with-postgres.sh cargo test --workspace --locked
 bash scripts/test-bindings.sh
+bash scripts/test-shells.sh
+bash scripts/test-console.sh

@@ -128,6 +128,7 @@ async fn main() {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("server"),
         tls: None,
+        store: None,
     })
     .await
     .unwrap();
@@ -273,6 +274,7 @@ async fn main() {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir2.path().join("server"),
         tls: None,
+        store: None,
     })
     .await
     .unwrap();

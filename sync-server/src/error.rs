@@ -26,6 +26,13 @@ pub enum Error {
     /// The request contradicts what the server already holds (409).
     #[error("{0}")]
     Conflict(String),
+    /// Nothing is stored under that name (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is well-formed but its content fails a check, e.g. a photo whose bytes do
+    /// not match its hash (422).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The request is too large (413).
     #[error("{0}")]
     TooLarge(String),
@@ -35,6 +42,9 @@ pub enum Error {
     /// The hub database failed.
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The city hub's PostgreSQL failed.
+    #[error("postgres error: {0}")]
+    Pg(#[from] tokio_postgres::Error),
     /// The office replica (a core store) failed.
     #[error("office store error: {0}")]
     Core(#[from] gridwalk_core::Error),
@@ -54,9 +64,11 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::BadRequest(_) => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Db(_) | Error::Core(_) | Error::Io(_) | Error::Internal(_) => {
+            Error::Db(_) | Error::Pg(_) | Error::Core(_) | Error::Io(_) | Error::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         }

@@ -10,12 +10,15 @@ use gridwalk_server::{Config, Error, Result, TlsFiles, protocol};
 
 const USAGE: &str = "usage:
   gridwalk-server serve  [--addr HOST:PORT] [--data-dir DIR] [--tls-cert PEM --tls-key PEM]
+                         [--store sqlite|postgres://USER@HOST:PORT/DB]
   gridwalk-server enrol  --person ID --role grid_worker|grid_leader|building_lead|office
-                         [--scope a,b] [--valid-hours N] [--data-dir DIR]
-  gridwalk-server revoke --device ID [--data-dir DIR]
+                         [--scope a,b] [--valid-hours N] [--data-dir DIR] [--store …]
+  gridwalk-server revoke --device ID [--data-dir DIR] [--store …]
   gridwalk-server demo   [--addr HOST:PORT] [--data-dir DIR]
-environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY
-(flags win over the environment; defaults: 127.0.0.1:7878, ./data, plain HTTP)";
+  gridwalk-server staff-add --user NAME --role office|grid_leader --password-stdin [--data-dir DIR]
+environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY, GRIDWALK_STORE
+(flags win over the environment; defaults: 127.0.0.1:7878, ./data, plain HTTP, SQLite in the
+data directory)";
 
 /// Flags as `--name value` pairs.
 struct Args {
@@ -32,6 +35,11 @@ impl Args {
             let Some(name) = name.strip_prefix("--") else {
                 return Err(format!("unexpected argument {name}"));
             };
+            // The one flag without a value: the password comes on standard input.
+            if name == "password-stdin" {
+                flags.push((name.to_string(), "1".to_string()));
+                continue;
+            }
             let value = it.next().ok_or(format!("--{name} needs a value"))?;
             flags.push((name.to_string(), value));
         }
@@ -65,6 +73,11 @@ impl Args {
             self.get("data-dir", Some("GRIDWALK_DATA_DIR"))
                 .unwrap_or_else(|| "./data".into()),
         )
+    }
+
+    /// The hub: `--store`, else GRIDWALK_STORE, else the embedded store.
+    fn store(&self) -> Option<String> {
+        self.get("store", Some("GRIDWALK_STORE"))
     }
 
     fn addr(&self) -> Result<SocketAddr, String> {
@@ -106,12 +119,13 @@ fn main() -> ExitCode {
     };
     let outcome = match args.command.as_str() {
         "serve" => args
-            .check_known(&["addr", "data-dir", "tls-cert", "tls-key"])
+            .check_known(&["addr", "data-dir", "tls-cert", "tls-key", "store"])
             .and_then(|()| {
                 Ok(Config {
                     addr: args.addr()?,
                     data_dir: args.data_dir(),
                     tls: args.tls()?,
+                    store: args.store(),
                 })
             })
             .map(|config| runtime(serve(config))),
@@ -120,11 +134,27 @@ fn main() -> ExitCode {
             .and_then(|()| Ok((args.addr()?, args.data_dir())))
             .map(|(addr, dir)| runtime(demo(addr, dir))),
         "enrol" => args
-            .check_known(&["person", "role", "scope", "valid-hours", "data-dir"])
+            .check_known(&[
+                "person",
+                "role",
+                "scope",
+                "valid-hours",
+                "data-dir",
+                "store",
+            ])
             .map(|()| enrol(&args)),
         "revoke" => args
-            .check_known(&["device", "data-dir"])
+            .check_known(&["device", "data-dir", "store"])
             .map(|()| revoke(&args)),
+        "staff-add" => args
+            .check_known(&["user", "role", "password-stdin", "data-dir"])
+            .and_then(
+                |()| match (args.get("user", None), args.get("role", None)) {
+                    (Some(u), Some(r)) if args.get("password-stdin", None).is_some() => Ok((u, r)),
+                    _ => Err("staff-add needs --user, --role and --password-stdin".into()),
+                },
+            )
+            .map(|(user, role)| staff_add(&args.data_dir(), &user, &role)),
         other => Err(format!("unknown command {other}")),
     };
     match outcome {
@@ -177,13 +207,20 @@ async fn demo(addr: SocketAddr, data_dir: PathBuf) -> Result<()> {
     let server = server::start(Config {
         addr,
         data_dir: dir.join("server"),
-        tls: None,
+        ..Config::default()
     })
     .await?;
     let report = gridwalk_server::demo::run(&server, &dir.join("phones")).await?;
+    let clerk = gridwalk_server::console::auth::demo_clerk(&dir.join("server"))?;
     if !report.identical {
         return Err(Error::Internal("the replicas did not converge".into()));
     }
+    println!(
+        "office console: {}/console/  (demo clerk: user {}, password {})",
+        server.base_url(),
+        clerk.0,
+        clerk.1
+    );
     println!(
         "serving at {} (data in {}); Ctrl-C to stop",
         server.base_url(),
@@ -220,7 +257,7 @@ fn enrol(args: &Args) -> Result<()> {
         })
         .transpose()?
         .unwrap_or(24);
-    let hub = server::open_hub(&args.data_dir())?;
+    let hub = gridwalk_server::hub::open(&args.data_dir(), args.store().as_deref())?;
     let code = protocol::create_code(hub.as_ref(), &person, role, &scope, hours * 3_600_000)?;
     println!("{code}");
     eprintln!("one-time enrolment code, valid for {hours} h");
@@ -231,11 +268,21 @@ fn revoke(args: &Args) -> Result<()> {
     let device = args
         .get("device", None)
         .ok_or_else(|| Error::BadRequest("--device is required".into()))?;
-    let hub = server::open_hub(&args.data_dir())?;
+    let hub = gridwalk_server::hub::open(&args.data_dir(), args.store().as_deref())?;
     if hub.revoke(&device)? {
         println!("device revoked");
         Ok(())
     } else {
         Err(Error::BadRequest("no such device".into()))
     }
+}
+
+/// Creates or updates a staff account; the password is the first line of standard input.
+fn staff_add(data_dir: &std::path::Path, user: &str, role: &str) -> Result<()> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    gridwalk_server::console::auth::staff_add(data_dir, user, role, password)?;
+    println!("staff account {user} saved");
+    Ok(())
 }

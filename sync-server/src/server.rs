@@ -21,9 +21,9 @@ use gridwalk_core::sync::{MAX_BODY_BYTES, SyncReport};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::blobs::{BlobStore, FsBlobStore};
 use crate::error::{Error, Result};
 use crate::hub::HubStore;
-use crate::hub::sqlite::SqliteHub;
 use crate::office::Office;
 use crate::protocol;
 
@@ -54,6 +54,23 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// HTTPS when set, plain HTTP otherwise.
     pub tls: Option<TlsFiles>,
+    /// The hub: `None` (or `sqlite`) for the embedded store in the data directory, or a
+    /// `postgres://…` URL shared by several server processes.
+    pub store: Option<String>,
+}
+
+impl Default for Config {
+    /// Loopback on the default port, `./data`, plain HTTP, the embedded store.
+    fn default() -> Config {
+        Config {
+            addr: DEFAULT_ADDR
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 7878))),
+            data_dir: PathBuf::from("./data"),
+            tls: None,
+            store: None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -65,8 +82,7 @@ struct AppState {
 
 /// Opens the hub of a data directory (for the CLI's enrol and revoke as well as the server).
 pub fn open_hub(data_dir: &std::path::Path) -> Result<Arc<dyn HubStore>> {
-    std::fs::create_dir_all(data_dir)?;
-    Ok(Arc::new(SqliteHub::open(&data_dir.join("hub.db"))?))
+    crate::hub::open(data_dir, None)
 }
 
 /// A running server.
@@ -88,13 +104,23 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 /// Starts the server: opens the hub and the office replica, binds, and serves in the background.
 pub async fn start(config: Config) -> Result<Server> {
-    let data_dir = config.data_dir.clone();
-    let (hub, office) = blocking(move || {
-        let hub = open_hub(&data_dir)?;
+    let (data_dir, store) = (config.data_dir.clone(), config.store.clone());
+    let (hub, office, blobs) = blocking(move || {
+        let hub = crate::hub::open(&data_dir, store.as_deref())?;
         let office = Office::open(&data_dir, hub.clone())?;
-        Ok((hub, Arc::new(office)))
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&data_dir.join("blobs"))?);
+        Ok((hub, Arc::new(office), blobs))
     })
     .await?;
+    let console = {
+        let (dir, hub, office, blobs) = (
+            config.data_dir.clone(),
+            hub.clone(),
+            office.clone(),
+            blobs.clone(),
+        );
+        Arc::new(blocking(move || crate::console::Console::open(&dir, hub, office, blobs)).await?)
+    };
     let nudge = Arc::new(Notify::new());
     let state = AppState {
         hub: hub.clone(),
@@ -110,7 +136,9 @@ pub async fn start(config: Config) -> Result<Server> {
             ENROL_PATH,
             post(enrol_handler).layer(DefaultBodyLimit::max(MAX_ENROL_BYTES)),
         )
-        .with_state(state);
+        .with_state(state)
+        .merge(crate::photos::router(hub.clone(), blobs, office.clone()))
+        .merge(crate::console::router(console));
 
     let listener = std::net::TcpListener::bind(config.addr)?;
     listener.set_nonblocking(true)?;
@@ -213,7 +241,7 @@ async fn office_syncer(office: Arc<Office>, nudge: Arc<Notify>) {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())

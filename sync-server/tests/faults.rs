@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::Backend;
+
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -26,15 +28,20 @@ const ROUNDS: usize = 20;
 
 struct ServerProcess {
     data_dir: PathBuf,
+    store: Option<String>,
     addr: String,
     child: Option<Child>,
 }
 
 impl ServerProcess {
     fn start(&mut self) {
-        let child = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"))
-            .args(["serve", "--addr", &self.addr, "--data-dir"])
-            .arg(&self.data_dir)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gridwalk-server"));
+        cmd.args(["serve", "--addr", &self.addr, "--data-dir"])
+            .arg(&self.data_dir);
+        if let Some(store) = &self.store {
+            cmd.args(["--store", store]);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -77,13 +84,13 @@ async fn settle(phones: &[(gridwalk_core::Store, HttpTransport)]) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn five_phones_converge_through_a_hostile_network_and_server_crashes() {
+async fn five_phones_converge_through_a_hostile_network_and_server_crashes(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("server");
     // Set up the community and enrol the phones in process, then hand the data to a real
     // server process that the test can kill.
-    let server = common::server(dir.path(), 12, None).await;
+    let store = common::fresh_store(b);
+    let server = common::server_on(store.clone(), dir.path(), 12, None).await;
     let mut enrolled = Vec::new();
     for i in 0..PHONES {
         let p = common::phone(
@@ -116,6 +123,7 @@ async fn five_phones_converge_through_a_hostile_network_and_server_crashes() {
     let base = format!("http://{addr}");
     let proc = Arc::new(Mutex::new(ServerProcess {
         data_dir: data_dir.clone(),
+        store: store.clone(),
         addr,
         child: None,
     }));
@@ -211,6 +219,7 @@ async fn five_phones_converge_through_a_hostile_network_and_server_crashes() {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir,
         tls: None,
+        store,
     })
     .await
     .unwrap();
@@ -247,3 +256,5 @@ async fn five_phones_converge_through_a_hostile_network_and_server_crashes() {
     );
     server.shutdown().await.unwrap();
 }
+
+crate::on_both_stores!(five_phones_converge_through_a_hostile_network_and_server_crashes,);

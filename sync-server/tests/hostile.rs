@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::Backend;
+
 use automerge::transaction::Transactable;
 use automerge::{ActorId, Automerge};
 use common::{peak_rss_kb, phone, post, server, visit};
@@ -58,10 +60,13 @@ fn chunk(kind: u8, body: &[u8]) -> Vec<u8> {
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_bodies_are_refused_and_the_server_keeps_serving() {
+/// The peak-RSS check is process-wide: the SQLite and PostgreSQL runs take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn hostile_bodies_are_refused_and_the_server_keeps_serving(b: Backend) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 4, None).await;
+    let server = server(b, dir.path(), 4, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     let li = phone(&server, dir.path(), "li", Role::GridWorker, &["g1"], None).await;
     wang.sync().await.unwrap();
@@ -173,3 +178,5 @@ async fn hostile_bodies_are_refused_and_the_server_keeps_serving() {
     eprintln!("{refused} hostile bodies refused; peak RSS grew {grown_mb} MB");
     server.shutdown().await.unwrap();
 }
+
+crate::on_both_stores!(hostile_bodies_are_refused_and_the_server_keeps_serving,);

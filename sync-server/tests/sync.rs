@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::Backend;
+
 use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
@@ -42,10 +44,9 @@ fn push_body(cursor: u64, docs: Vec<DocChanges>) -> Vec<u8> {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_day_syncs_both_ways_through_the_office_replica() {
+async fn a_day_syncs_both_ways_through_the_office_replica(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 24, None).await;
+    let server = server(b, dir.path(), 24, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     assert_eq!(wang.enrolment.role, "grid_worker");
     assert_eq!(wang.enrolment.scope, vec!["g1".to_string()]);
@@ -120,10 +121,9 @@ async fn a_day_syncs_both_ways_through_the_office_replica() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_workers_editing_the_same_household_converge_with_the_conflict_kept() {
+async fn two_workers_editing_the_same_household_converge_with_the_conflict_kept(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 6, None).await;
+    let server = server(b, dir.path(), 6, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     let li = phone(
         &server,
@@ -162,10 +162,9 @@ async fn two_workers_editing_the_same_household_converge_with_the_conflict_kept(
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_device_gets_401_and_nothing_is_applied() {
+async fn a_revoked_device_gets_401_and_nothing_is_applied(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 4, None).await;
+    let server = server(b, dir.path(), 4, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     wang.sync().await.unwrap();
     let h = wang.store.grid_households("g1").unwrap()[0].id.clone();
@@ -191,10 +190,9 @@ async fn a_revoked_device_gets_401_and_nothing_is_applied() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_grid_a_device_can_neither_write_nor_read_grid_b() {
+async fn a_grid_a_device_can_neither_write_nor_read_grid_b(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 4, None).await;
+    let server = server(b, dir.path(), 4, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     let token = wang.enrolment.token.clone();
     let change = crafted_change(&wang.store.actor_id());
@@ -266,10 +264,9 @@ async fn a_grid_a_device_can_neither_write_nor_read_grid_b() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_under_another_devices_actor_is_refused() {
+async fn a_change_under_another_devices_actor_is_refused(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 4, None).await;
+    let server = server(b, dir.path(), 4, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     let li = phone(&server, dir.path(), "li", Role::GridWorker, &["g1"], None).await;
     li.sync().await.unwrap();
@@ -305,10 +302,9 @@ async fn a_change_under_another_devices_actor_is_refused() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn enrolment_codes_are_one_time_and_actor_ids_bind_once() {
+async fn enrolment_codes_are_one_time_and_actor_ids_bind_once(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 2, None).await;
+    let server = server(b, dir.path(), 2, None).await;
     let base = server.base_url();
     let a = Store::open(&dir.path().join("a.db"), &common::KEY, "a").unwrap();
     let b = Store::open(&dir.path().join("b.db"), &common::KEY, "b").unwrap();
@@ -344,8 +340,7 @@ async fn enrolment_codes_are_one_time_and_actor_ids_bind_once() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_phone_syncs_over_tls_trusting_the_office_certificate() {
+async fn a_phone_syncs_over_tls_trusting_the_office_certificate(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
@@ -356,7 +351,7 @@ async fn a_phone_syncs_over_tls_trusting_the_office_certificate() {
         cert: dir.path().join("cert.pem"),
         key: dir.path().join("key.pem"),
     };
-    let server = server(dir.path(), 4, Some(tls)).await;
+    let server = server(b, dir.path(), 4, Some(tls)).await;
     assert!(server.base_url().starts_with("https://"));
     let wang = phone(
         &server,
@@ -383,13 +378,13 @@ async fn a_phone_syncs_over_tls_trusting_the_office_certificate() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_demo_converges() {
+async fn the_demo_converges(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let server = gridwalk_server::start(gridwalk_server::Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("server"),
         tls: None,
+        store: common::fresh_store(b),
     })
     .await
     .unwrap();
@@ -403,10 +398,9 @@ async fn the_demo_converges() {
     server.shutdown().await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pull_cut_by_the_byte_budget_resumes_where_it_stopped() {
+async fn a_pull_cut_by_the_byte_budget_resumes_where_it_stopped(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let server = server(dir.path(), 6, None).await;
+    let server = server(b, dir.path(), 6, None).await;
     let wang = phone(&server, dir.path(), "wang", Role::GridWorker, &["g1"], None).await;
     let hub = server.hub();
     let (p, revoked) = hub
@@ -443,3 +437,15 @@ async fn a_pull_cut_by_the_byte_budget_resumes_where_it_stopped() {
     );
     server.shutdown().await.unwrap();
 }
+
+crate::on_both_stores!(
+    a_day_syncs_both_ways_through_the_office_replica,
+    two_workers_editing_the_same_household_converge_with_the_conflict_kept,
+    a_revoked_device_gets_401_and_nothing_is_applied,
+    a_grid_a_device_can_neither_write_nor_read_grid_b,
+    a_change_under_another_devices_actor_is_refused,
+    enrolment_codes_are_one_time_and_actor_ids_bind_once,
+    a_phone_syncs_over_tls_trusting_the_office_certificate,
+    the_demo_converges,
+    a_pull_cut_by_the_byte_budget_resumes_where_it_stopped,
+);

@@ -3,19 +3,40 @@
 //!
 //! [`HubStore`] is deliberately dumb: rows in, rows out, one transaction per push, one consistent
 //! snapshot per pull. What is allowed and what a device receives is decided once, in
-//! [`crate::protocol`] and [`crate::policy`], so the embedded SQLite store ([`sqlite::SqliteHub`])
-//! and a later PostgreSQL store behave the same and run the same tests.
+//! [`crate::protocol`] and [`crate::policy`], so the embedded SQLite store ([`sqlite::SqliteHub`],
+//! one community, zero setup) and the PostgreSQL store ([`postgres::PgHub`], a city: several
+//! stateless server processes on one database) behave the same and run the same tests.
 //!
 //! Every change, key and tombstone gets a position in one sequence when it arrives; a device's
 //! cursor is a position in that sequence. Positions must become visible in order (no reader may
-//! see position n+1 before n): SQLite guarantees it with its single writer.
+//! see position n+1 before n): SQLite guarantees it with its single writer, PostgreSQL with a
+//! row lock that makes commit order sequence order (see [`postgres`]).
 
+pub mod postgres;
 pub mod sqlite;
+
+use std::path::Path;
+use std::sync::Arc;
 
 use gridwalk_core::replication::AccessRecord;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::policy::{DocPlace, Principal};
+
+/// Opens the hub `store` names: `None` or `sqlite` is the embedded store in `data_dir/hub.db`;
+/// `postgres://user@host:port/db` (or `postgresql://…`) is the shared city database.
+pub fn open(data_dir: &Path, store: Option<&str>) -> Result<Arc<dyn HubStore>> {
+    std::fs::create_dir_all(data_dir)?;
+    match store.map(str::trim).filter(|s| !s.is_empty()) {
+        None | Some("sqlite") => Ok(Arc::new(sqlite::SqliteHub::open(&data_dir.join("hub.db"))?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(postgres::PgHub::open(url)?))
+        }
+        Some(_) => Err(Error::BadRequest(
+            "the store must be `sqlite` or a postgres:// URL".into(),
+        )),
+    }
+}
 
 /// A document as the hub knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,8 +185,30 @@ pub trait HubTx {
     ) -> Result<()>;
 }
 
+/// An enrolled device as the office console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Device id.
+    pub device_id: String,
+    /// Person the device belongs to.
+    pub person_id: String,
+    /// Role.
+    pub role: crate::policy::Role,
+    /// Scope ids.
+    pub scope: Vec<String>,
+    /// When it was enrolled (ms since the epoch).
+    pub enrolled_ms: i64,
+    /// Revoked by the office.
+    pub revoked: bool,
+}
+
 /// The hub's storage.
 pub trait HubStore: Send + Sync + 'static {
+    /// Every enrolled device, newest first (for the office console). A store that cannot list
+    /// its devices answers with an empty list.
+    fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        Ok(Vec::new())
+    }
     /// The device holding the token with this hash, and whether it was revoked.
     fn device_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<(Principal, bool)>>;
     /// Stores a new one-time enrolment code.

@@ -11,7 +11,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewCode, NewDevice, Visit,
+    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewCode, NewDevice,
+    Visit,
 };
 use gridwalk_core::replication::AccessRecord;
 
@@ -485,6 +486,29 @@ impl HubStore for SqliteHub {
                 principal_row,
             )?)
         })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceInfo>> {
+        let conn = self.reader()?;
+        let out = {
+            let mut stmt = conn.prepare(
+                "SELECT id, person_id, role, scope, enrolled_ms, revoked FROM devices
+                 ORDER BY enrolled_ms DESC, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(DeviceInfo {
+                    device_id: r.get(0)?,
+                    person_id: r.get(1)?,
+                    role: role_from_text(&r.get::<_, String>(2)?)?,
+                    scope: scope_from_text(&r.get::<_, String>(3)?)?,
+                    enrolled_ms: r.get(4)?,
+                    revoked: r.get::<_, i64>(5)? != 0,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        self.give_back(conn);
+        Ok(out)
     }
 
     fn revoke(&self, device_id: &str) -> Result<bool> {

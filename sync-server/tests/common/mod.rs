@@ -1,5 +1,10 @@
 //! Shared test setup: a real server on 127.0.0.1:0 with a small demo community loaded through
 //! the office replica, and phones (core stores) enrolled over HTTP.
+//!
+//! Every server test runs on both hubs: [`on_both_stores!`] turns each `async fn(Backend)` into
+//! `sqlite::name` and `postgres::name`. The PostgreSQL runs need `GRIDWALK_TEST_PG`, the URL of
+//! a server `scripts/with-postgres.sh` started (each test gets a fresh database on it); without
+//! it they say so and pass.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::Path;
@@ -13,6 +18,64 @@ use gridwalk_server::policy::Role;
 use gridwalk_server::{Config, Server, TlsFiles, protocol, start};
 
 pub const KEY: [u8; 32] = [7; 32];
+
+/// Which hub a test's server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store in the server's data directory.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of `GRIDWALK_TEST_PG`.
+    Postgres,
+}
+
+/// The admin URL of the test PostgreSQL server, when one runs.
+pub fn pg_admin() -> Option<String> {
+    std::env::var("GRIDWALK_TEST_PG")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A `--store` value for a new, empty hub of `backend` (`None`: SQLite in the data directory).
+pub fn fresh_store(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => {
+            let admin = pg_admin().expect("GRIDWALK_TEST_PG is set for PostgreSQL tests");
+            let mut r = [0u8; 8];
+            getrandom::fill(&mut r).unwrap();
+            let name = format!("test_{}", hex::encode(r));
+            Some(gridwalk_server::hub::postgres::create_database(&admin, &name, None).unwrap())
+        }
+    }
+}
+
+/// Runs each named `async fn(Backend)` as two tests, `sqlite::name` and `postgres::name`; the
+/// latter passes with a note when no PostgreSQL server runs.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if super::common::pg_admin().is_none() {
+                        eprintln!("GRIDWALK_TEST_PG is unset: skipped on PostgreSQL");
+                        return;
+                    }
+                    super::$name(super::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
 
 pub struct Phone {
     pub store: Store,
@@ -32,13 +95,30 @@ impl Phone {
     }
 }
 
-/// A server in `dir` (plain HTTP, or HTTPS with `tls`) with a community of 2 grids of
-/// `per_grid` households, each with residents, already synced from the office to the hub.
-pub async fn server(dir: &Path, per_grid: usize, tls: Option<TlsFiles>) -> Server {
+/// A server in `dir` on a fresh hub of `backend` (plain HTTP, or HTTPS with `tls`) with a
+/// community of 2 grids of `per_grid` households, each with residents, already synced from the
+/// office to the hub.
+pub async fn server(
+    backend: Backend,
+    dir: &Path,
+    per_grid: usize,
+    tls: Option<TlsFiles>,
+) -> Server {
+    server_on(fresh_store(backend), dir, per_grid, tls).await
+}
+
+/// [`server`] on the hub `store` names.
+pub async fn server_on(
+    store: Option<String>,
+    dir: &Path,
+    per_grid: usize,
+    tls: Option<TlsFiles>,
+) -> Server {
     let server = start(Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.join("server"),
         tls,
+        store,
     })
     .await
     .unwrap();
