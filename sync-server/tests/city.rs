@@ -94,7 +94,7 @@ async fn two_servers_on_one_postgres_converge_while_phones_switch_between_them()
     let mut acknowledged: BTreeSet<String> = BTreeSet::new();
     let mut made_by: Vec<BTreeSet<String>> = vec![BTreeSet::new(); PHONES];
     let mut switches = 0;
-    let mut last = vec![usize::MAX; PHONES];
+    let mut last = [usize::MAX; PHONES];
     for round in 0..ROUNDS {
         for (i, d) in devices.iter().enumerate() {
             for _ in 0..(1 + rng.below(3)) {
