@@ -56,7 +56,11 @@ mod tests {
         jpeg.extend_from_slice(&[42; 100]);
         let hash = store.add_photo(&jpeg).unwrap();
         assert!(store.docs_referencing_photo(&hash).unwrap().is_empty());
-        let mut v = demo::visit(&mut Rng::new(1), &h, chrono::Utc::now().timestamp_millis() - 3_600_000);
+        let mut v = demo::visit(
+            &mut Rng::new(1),
+            &h,
+            chrono::Utc::now().timestamp_millis() - 3_600_000,
+        );
         v.photos = vec![hash.clone()];
         store.record_visit(&v).unwrap();
         let holders = store.docs_referencing_photo(&hash).unwrap();
