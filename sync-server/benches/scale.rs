@@ -77,6 +77,7 @@ async fn prepare(root: &Path, store: Option<String>) -> Vec<Body> {
     roster.households.truncate(DEVICES * PER_GRID);
     server.office().store().load_roster(&roster).unwrap();
     server.office_sync().await.unwrap();
+    std::fs::create_dir_all(root.join("phones")).unwrap();
     let mut rng = Rng::new(11);
     let mut bodies = Vec::new();
     let now = chrono::Utc::now().timestamp_millis() - DAY_MS / 2;
