@@ -11,10 +11,11 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::Change;
+use gridwalk_core::docs::{self, DocKind};
 use gridwalk_core::http::{EnrolRequest, Enrolment};
 use gridwalk_core::replication::{AccessRecord, DocChanges, KeyRecord, Tombstone};
 use gridwalk_core::sync::{self, PROTOCOL_VERSION, SyncReply, SyncRequest};
-use gridwalk_core::{Bundle, docs};
+use gridwalk_core::{Bundle, events};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -158,8 +159,9 @@ impl CheckedPush {
     }
 }
 
-/// Decodes one change strictly and checks it is the device's own.
-fn check_change(p: &Principal, bytes: &[u8]) -> Result<CheckedChange> {
+/// Decodes one change strictly and checks it is the device's own; a change to an event must also
+/// be a step the device's role may take, in its owner's name (the rules the phone applies).
+fn check_change(p: &Principal, kind: &str, bytes: &[u8]) -> Result<CheckedChange> {
     if bytes.len() > MAX_CHANGE_BYTES {
         return Err(Error::TooLarge("a change is too large".into()));
     }
@@ -176,6 +178,10 @@ fn check_change(p: &Principal, bytes: &[u8]) -> Result<CheckedChange> {
         return Err(Error::Forbidden(
             "a change was written under another device's actor id".into(),
         ));
+    }
+    if kind == DocKind::Event.as_str() {
+        events::check_device_change(&change, p.role.as_str(), &p.person_id)
+            .map_err(|why| Error::Forbidden(format!("an event change was refused: {why}")))?;
     }
     Ok(CheckedChange {
         hash: change.hash().0,
@@ -264,7 +270,7 @@ fn check_doc<'a>(
     let changes = d
         .changes
         .iter()
-        .map(|b| check_change(p, b))
+        .map(|b| check_change(p, &d.kind, b))
         .collect::<Result<Vec<_>>>()?;
     Ok(CheckedDoc {
         doc: DocRow {

@@ -13,6 +13,7 @@ use automerge::{ActorId, Automerge};
 use common::{phone, post, server, visit};
 use gridwalk_core::HouseholdPatch;
 use gridwalk_core::demo::Rng;
+use gridwalk_core::events::{EventInput, EventPlace, EventSource, EventState};
 use gridwalk_core::http::EnrolRequest;
 use gridwalk_core::store::DocChanges;
 use gridwalk_core::sync::{
@@ -302,13 +303,113 @@ async fn a_change_under_another_devices_actor_is_refused(b: Backend) {
     server.shutdown().await.unwrap();
 }
 
+/// A new event document whose first change carries one step, as a modified app would send it.
+fn crafted_event(actor: &str, id: &str, action: &str, by: &str, role: &str) -> Vec<u8> {
+    let mut doc = Automerge::new().with_actor(ActorId::from(hex::decode(actor).unwrap()));
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, "kind", "event").unwrap();
+    tx.put(automerge::ROOT, "id", id).unwrap();
+    let log = tx
+        .put_object(automerge::ROOT, "transitions", automerge::ObjType::Map)
+        .unwrap();
+    let t = tx.put_object(&log, "t1", automerge::ObjType::Map).unwrap();
+    tx.put(&t, "action", action).unwrap();
+    tx.put(&t, "by", by).unwrap();
+    tx.put(&t, "role", role).unwrap();
+    tx.commit();
+    doc.get_changes(&[])[0].raw_bytes().to_vec()
+}
+
+async fn the_server_refuses_event_steps_the_device_may_not_take(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(b, dir.path(), 4, None).await;
+    let worker = phone(&server, dir.path(), "li", Role::GridWorker, &["g1"], None).await;
+    worker.sync().await.unwrap();
+    let building = worker.store.grid_households("g1").unwrap()[0]
+        .building_id
+        .clone();
+    let lead = phone(
+        &server,
+        dir.path(),
+        "lead",
+        Role::BuildingLead,
+        &[building.as_str()],
+        None,
+    )
+    .await;
+    lead.sync().await.unwrap();
+    // An honest snap report passes the server's check.
+    let report = lead
+        .store
+        .report_event(&EventInput {
+            grid_id: "g1".into(),
+            source: EventSource::Snap,
+            category: "facility".into(),
+            place: EventPlace {
+                building_id: Some(building.clone()),
+                unit: Some("1".into()),
+                text: "1单元楼道灯不亮".into(),
+                lat: None,
+                lon: None,
+            },
+            description: "楼道灯坏了".into(),
+            photos: Vec::new(),
+            household_id: None,
+            parties: Vec::new(),
+        })
+        .unwrap();
+    let (honest, _) = lead.store.sync_request(100).unwrap();
+    let place = honest
+        .push
+        .docs
+        .iter()
+        .find(|d| d.id == report.id)
+        .unwrap()
+        .clone();
+    lead.sync().await.unwrap();
+    let head = server.hub().head().unwrap();
+    // A building lead closing a case, a step in someone else's name, another role claimed.
+    let actor = lead.store.actor_id();
+    for (n, (action, by, role)) in [
+        ("close", "lead", "building_lead"),
+        ("register", "someone-else", "building_lead"),
+        ("register", "lead", "office"),
+        ("dispatch", "lead", "building_lead"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = format!("ev-crafted-{n}");
+        let body = push_body(
+            0,
+            vec![DocChanges {
+                id: id.clone(),
+                changes: vec![crafted_event(&actor, &id, action, by, role)],
+                ..place.clone()
+            }],
+        );
+        let (status, msg) = post(&server, Some(&lead.enrolment.token), body).await;
+        let msg = String::from_utf8_lossy(&msg);
+        assert_eq!(status, 403, "{action} by {by} as {role}: {msg}");
+        assert!(msg.contains("event"), "{msg}");
+    }
+    assert_eq!(server.hub().head().unwrap(), head, "nothing applied");
+    // The honest report reached the grid's worker, registered.
+    worker.sync().await.unwrap();
+    assert_eq!(
+        worker.store.event(&report.id).unwrap().event.state,
+        EventState::Registered
+    );
+    server.shutdown().await.unwrap();
+}
+
 async fn enrolment_codes_are_one_time_and_actor_ids_bind_once(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let server = server(b, dir.path(), 2, None).await;
     let base = server.base_url();
     let a = Store::open(&dir.path().join("a.db"), &common::KEY, "a").unwrap();
     let b = Store::open(&dir.path().join("b.db"), &common::KEY, "b").unwrap();
-    let code = common::code(&server, Role::GridWorker, &["g1"]);
+    let code = common::code(&server, "w1", Role::GridWorker, &["g1"]);
     let req = |code: &str, s: &Store, actor: String| EnrolRequest {
         code: code.into(),
         device_id: s.device_id().into(),
@@ -322,7 +423,7 @@ async fn enrolment_codes_are_one_time_and_actor_ids_bind_once(b: Backend) {
         again,
         Err(TransportError::Status { status: 401, .. })
     ));
-    let code2 = common::code(&server, Role::GridWorker, &["g1"]);
+    let code2 = common::code(&server, "w1", Role::GridWorker, &["g1"]);
     let stolen = gridwalk_core::http::enrol(&base, None, &req(&code2, &b, a.actor_id())).await;
     assert!(matches!(
         stolen,
@@ -444,6 +545,7 @@ crate::on_both_stores!(
     a_revoked_device_gets_401_and_nothing_is_applied,
     a_grid_a_device_can_neither_write_nor_read_grid_b,
     a_change_under_another_devices_actor_is_refused,
+    the_server_refuses_event_steps_the_device_may_not_take,
     enrolment_codes_are_one_time_and_actor_ids_bind_once,
     a_phone_syncs_over_tls_trusting_the_office_certificate,
     the_demo_converges,

@@ -137,16 +137,9 @@ pub async fn server_on(
     server
 }
 
-pub fn code(server: &Server, role: Role, scope: &[&str]) -> String {
+pub fn code(server: &Server, person: &str, role: Role, scope: &[&str]) -> String {
     let scope: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
-    protocol::create_code(
-        server.hub().as_ref(),
-        "网格员-测试",
-        role,
-        &scope,
-        3_600_000,
-    )
-    .unwrap()
+    protocol::create_code(server.hub().as_ref(), person, role, &scope, 3_600_000).unwrap()
 }
 
 /// A phone enrolled with `role` over `scope`, trusting `ca` when the server runs HTTPS.
@@ -164,7 +157,7 @@ pub async fn phone(
         &base,
         ca,
         &EnrolRequest {
-            code: code(server, role, scope),
+            code: code(server, name, role, scope),
             device_id: store.device_id().to_string(),
             actor_id: store.actor_id(),
         },
