@@ -4,6 +4,7 @@
 
 use gridwalk_core::event_store::{EventSummary, EventView, Identity, PhotoRef};
 use gridwalk_core::events::{Action, Category, Event, EventInput, EventState, StepInput};
+use gridwalk_core::replication::{PendingRecord, UploadStatus};
 
 use crate::error::GridError;
 use crate::store::GridStore;
@@ -100,5 +101,18 @@ impl GridStore {
     /// the day's work is in. Photos travel apart: see [`crate::SyncClient::upload_photos`].
     pub fn everything_uploaded(&self) -> Result<bool, GridError> {
         self.with(|s| s.everything_uploaded())
+    }
+
+    /// Whether the server has a record (household, visit, follow-up, resident, event, or a
+    /// photo by hash): the "待上传" mark next to it. An unknown id fails with
+    /// [`GridError::NotFound`].
+    pub fn upload_status(&self, record_id: String) -> Result<UploadStatus, GridError> {
+        self.with(|s| s.upload_status(&record_id))
+    }
+
+    /// Every record still waiting for the server (documents, then photos), for the "waiting to
+    /// upload" list at the end of the day.
+    pub fn pending_uploads(&self) -> Result<Vec<PendingRecord>, GridError> {
+        self.with(|s| s.pending_uploads())
     }
 }

@@ -3816,6 +3816,105 @@ public func FfiConverterTypeNeedInput_lower(_ value: NeedInput) -> RustBuffer {
 
 
 /**
+ * A record with something not yet acknowledged by the server.
+ */
+public struct PendingRecord {
+    /**
+     * `household`, `event`, `roster`, `config` or `photo`.
+     */
+    public var kind: String
+    /**
+     * Document id, or the photo's SHA-256.
+     */
+    public var id: String
+    /**
+     * Local changes (for a photo: 1) waiting for the server.
+     */
+    public var changes: UInt32
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `household`, `event`, `roster`, `config` or `photo`.
+         */kind: String, 
+        /**
+         * Document id, or the photo's SHA-256.
+         */id: String, 
+        /**
+         * Local changes (for a photo: 1) waiting for the server.
+         */changes: UInt32) {
+        self.kind = kind
+        self.id = id
+        self.changes = changes
+    }
+}
+
+#if compiler(>=6)
+extension PendingRecord: Sendable {}
+#endif
+
+
+extension PendingRecord: Equatable, Hashable {
+    public static func ==(lhs: PendingRecord, rhs: PendingRecord) -> Bool {
+        if lhs.kind != rhs.kind {
+            return false
+        }
+        if lhs.id != rhs.id {
+            return false
+        }
+        if lhs.changes != rhs.changes {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(id)
+        hasher.combine(changes)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypePendingRecord: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> PendingRecord {
+        return
+            try PendingRecord(
+                kind: FfiConverterString.read(from: &buf), 
+                id: FfiConverterString.read(from: &buf), 
+                changes: FfiConverterUInt32.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: PendingRecord, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.kind, into: &buf)
+        FfiConverterString.write(value.id, into: &buf)
+        FfiConverterUInt32.write(value.changes, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingRecord_lift(_ buf: RustBuffer) throws -> PendingRecord {
+    return try FfiConverterTypePendingRecord.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypePendingRecord_lower(_ value: PendingRecord) -> RustBuffer {
+    return FfiConverterTypePendingRecord.lower(value)
+}
+
+
+/**
  * A processed photo as stored.
  */
 public struct PhotoRef {
@@ -7531,6 +7630,85 @@ public func FfiConverterTypeSyncPhase_lower(_ value: SyncPhase) -> RustBuffer {
 
 
 extension SyncPhase: Equatable, Hashable {}
+
+
+
+
+
+
+// Note that we don't yet support `indirect` for enums.
+// See https://github.com/mozilla/uniffi-rs/issues/396 for further discussion.
+/**
+ * Whether a record has reached the server.
+ */
+
+public enum UploadStatus {
+    
+    /**
+     * The server acknowledged everything this device wrote to it.
+     */
+    case uploaded
+    /**
+     * Saved on this device; some of it waits for the next sync.
+     */
+    case pending
+}
+
+
+#if compiler(>=6)
+extension UploadStatus: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeUploadStatus: FfiConverterRustBuffer {
+    typealias SwiftType = UploadStatus
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UploadStatus {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .uploaded
+        
+        case 2: return .pending
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: UploadStatus, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .uploaded:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .pending:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUploadStatus_lift(_ buf: RustBuffer) throws -> UploadStatus {
+    return try FfiConverterTypeUploadStatus.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeUploadStatus_lower(_ value: UploadStatus) -> RustBuffer {
+    return FfiConverterTypeUploadStatus.lower(value)
+}
+
+
+extension UploadStatus: Equatable, Hashable {}
 
 
 

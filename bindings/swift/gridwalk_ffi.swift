@@ -717,6 +717,12 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
     func overdueEvents(gridId: String?, nowMs: Int64) throws  -> [EventSummary]
     
     /**
+     * Every record still waiting for the server (documents, then photos), for the "waiting to
+     * upload" list at the end of the day.
+     */
+    func pendingUploads() throws  -> [PendingRecord]
+    
+    /**
      * The person using this store.
      */
     func personId() throws  -> String
@@ -809,6 +815,13 @@ public protocol GridStoreProtocol: AnyObject, Sendable {
      * Changes some fields of a resident; fields left `null`/`nil` are not touched.
      */
     func updateResident(residentId: String, patch: ResidentPatch) throws  -> Resident
+    
+    /**
+     * Whether the server has a record (household, visit, follow-up, resident, event, or a
+     * photo by hash): the "待上传" mark next to it. An unknown id fails with
+     * [`GridError::NotFound`].
+     */
+    func uploadStatus(recordId: String) throws  -> UploadStatus
     
     /**
      * Checks the access log's hash chain; returns its number of entries.
@@ -1262,6 +1275,17 @@ open func overdueEvents(gridId: String?, nowMs: Int64)throws  -> [EventSummary] 
 }
     
     /**
+     * Every record still waiting for the server (documents, then photos), for the "waiting to
+     * upload" list at the end of the day.
+     */
+open func pendingUploads()throws  -> [PendingRecord]  {
+    return try  FfiConverterSequenceTypePendingRecord.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_pending_uploads(self.uniffiClonePointer(),$0
+    )
+})
+}
+    
+    /**
      * The person using this store.
      */
 open func personId()throws  -> String  {
@@ -1458,6 +1482,19 @@ open func updateResident(residentId: String, patch: ResidentPatch)throws  -> Res
     uniffi_gridwalk_ffi_fn_method_gridstore_update_resident(self.uniffiClonePointer(),
         FfiConverterString.lower(residentId),
         FfiConverterTypeResidentPatch_lower(patch),$0
+    )
+})
+}
+    
+    /**
+     * Whether the server has a record (household, visit, follow-up, resident, event, or a
+     * photo by hash): the "待上传" mark next to it. An unknown id fails with
+     * [`GridError::NotFound`].
+     */
+open func uploadStatus(recordId: String)throws  -> UploadStatus  {
+    return try  FfiConverterTypeUploadStatus_lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_method_gridstore_upload_status(self.uniffiClonePointer(),
+        FfiConverterString.lower(recordId),$0
     )
 })
 }
@@ -2567,6 +2604,31 @@ fileprivate struct FfiConverterSequenceTypeHouseholdSummary: FfiConverterRustBuf
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceTypePendingRecord: FfiConverterRustBuffer {
+    typealias SwiftType = [PendingRecord]
+
+    public static func write(_ value: [PendingRecord], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypePendingRecord.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [PendingRecord] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [PendingRecord]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypePendingRecord.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypePlace: FfiConverterRustBuffer {
     typealias SwiftType = [Place]
 
@@ -2860,6 +2922,9 @@ private let initializationResult: InitializationResult = {
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events() != 61817) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_pending_uploads() != 10576) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_person_id() != 40888) {
         return InitializationResult.apiChecksumMismatch
     }
@@ -2909,6 +2974,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_update_resident() != 40608) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_method_gridstore_upload_status() != 16954) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_verify_access_log() != 13132) {

@@ -436,6 +436,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(void*_Nonnull 
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(void*_Nonnull ptr, RustBuffer grid_id, int64_t now_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PENDING_UPLOADS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PENDING_UPLOADS
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_pending_uploads(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PERSON_ID
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_PERSON_ID
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_person_id(void*_Nonnull ptr, RustCallStatus *_Nonnull out_status
@@ -519,6 +524,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_update_household(void*_Nonnul
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_UPDATE_RESIDENT
 RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_update_resident(void*_Nonnull ptr, RustBuffer resident_id, RustBuffer patch, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_UPLOAD_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_UPLOAD_STATUS
+RustBuffer uniffi_gridwalk_ffi_fn_method_gridstore_upload_status(void*_Nonnull ptr, RustBuffer record_id, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_METHOD_GRIDSTORE_VERIFY_ACCESS_LOG
@@ -1084,6 +1094,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PENDING_UPLOADS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PENDING_UPLOADS
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_pending_uploads(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PERSON_ID
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_PERSON_ID
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_person_id(void
@@ -1183,6 +1199,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_update_household(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_UPDATE_RESIDENT
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_UPDATE_RESIDENT
 uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_update_resident(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_UPLOAD_STATUS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_METHOD_GRIDSTORE_UPLOAD_STATUS
+uint16_t uniffi_gridwalk_ffi_checksum_method_gridstore_upload_status(void
     
 );
 #endif

@@ -287,6 +287,112 @@ impl Store {
     }
 }
 
+/// Whether a record has reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum UploadStatus {
+    /// The server acknowledged everything this device wrote to it.
+    Uploaded,
+    /// Saved on this device; some of it waits for the next sync.
+    Pending,
+}
+
+/// A record with something not yet acknowledged by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct PendingRecord {
+    /// `household`, `event`, `roster`, `config` or `photo`.
+    pub kind: String,
+    /// Document id, or the photo's SHA-256.
+    pub id: String,
+    /// Local changes (for a photo: 1) waiting for the server.
+    pub changes: u32,
+}
+
+impl Store {
+    /// The upload status of one record: a household, visit, follow-up, resident, event, roster or
+    /// config document, or a photo by hash. A record is uploaded when the server has acknowledged
+    /// every change this device made to the document holding it (a visit, follow-up or resident
+    /// lives in its household's document; a resident also needs its key acknowledged).
+    pub fn upload_status(&self, record_id: &str) -> Result<UploadStatus> {
+        self.db.read(|c| {
+            let pending_doc = |doc: &str| -> Result<bool> {
+                Ok(c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM doc_changes WHERE doc_id = ?1 AND uploaded = 0)",
+                    [doc],
+                    |r| r.get(0),
+                )?)
+            };
+            let holder = |sql: &str| -> Result<Option<String>> {
+                Ok(c.query_row(sql, [record_id], |r| r.get(0)).optional()?)
+            };
+            let pending = if let Some(doc) = holder("SELECT id FROM docs WHERE id = ?1")? {
+                pending_doc(&doc)?
+            } else if let Some(h) = holder("SELECT household_id FROM visits WHERE id = ?1")? {
+                pending_doc(&h)?
+            } else if let Some(h) = holder("SELECT household_id FROM followups WHERE id = ?1")? {
+                pending_doc(&h)?
+            } else if let Some(h) = holder("SELECT household_id FROM residents WHERE id = ?1")? {
+                let key_pending: bool = c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM resident_keys WHERE resident_id = ?1 AND uploaded = 0)",
+                    [record_id],
+                    |r| r.get(0),
+                )?;
+                key_pending || pending_doc(&h)?
+            } else if let Some(up) = c
+                .query_row("SELECT uploaded FROM photos WHERE hash = ?1", [record_id], |r| {
+                    r.get::<_, bool>(0)
+                })
+                .optional()?
+            {
+                !up
+            } else {
+                return Err(Error::not_found("record", record_id));
+            };
+            Ok(if pending {
+                UploadStatus::Pending
+            } else {
+                UploadStatus::Uploaded
+            })
+        })
+    }
+
+    /// Every record with something the server has not acknowledged yet: documents in the order
+    /// they were first changed, then photos (the "waiting to upload" list).
+    pub fn pending_uploads(&self) -> Result<Vec<PendingRecord>> {
+        self.db.read(|c| {
+            let mut out = Vec::new();
+            let mut stmt = c.prepare(
+                "SELECT d.kind, c.doc_id, count(*) FROM doc_changes c JOIN docs d ON d.id = c.doc_id
+                 WHERE c.uploaded = 0 GROUP BY c.doc_id ORDER BY min(c.seq)",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PendingRecord {
+                    kind: r.get(0)?,
+                    id: r.get(1)?,
+                    changes: r.get(2)?,
+                })
+            })?;
+            for r in rows {
+                out.push(r?);
+            }
+            let mut stmt =
+                c.prepare("SELECT hash FROM photos WHERE uploaded = 0 ORDER BY created_at, hash")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(PendingRecord {
+                    kind: "photo".into(),
+                    id: r.get(0)?,
+                    changes: 1,
+                })
+            })?;
+            for r in rows {
+                out.push(r?);
+            }
+            Ok(out)
+        })
+    }
+}
+
 impl Writer<'_, '_> {
     /// Merges a bundle from another replica (changes already decoded by [`parse_bundle`]).
     fn import(&mut self, bundle: &Bundle, parsed: Vec<(DocMeta, Vec<Change>)>) -> Result<usize> {

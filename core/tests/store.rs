@@ -752,3 +752,72 @@ fn a_grid_worker_registers_a_new_household_without_an_id() {
     h.building_id = "nowhere".into();
     assert!(matches!(s.create_household(&h), Err(Error::Invalid(_))));
 }
+
+/// Acknowledges everything the store would send, as the server does after a durable commit.
+fn acknowledge_all(s: &Store) {
+    loop {
+        let (request, outbox) = s.sync_request(1000).unwrap();
+        let reply = gridwalk_core::sync::SyncReply {
+            version: request.version,
+            request_id: request.request_id,
+            cursor: request.cursor,
+            pull: Bundle::default(),
+            more: false,
+        };
+        s.sync_commit(&outbox, &reply).unwrap();
+        if s.everything_uploaded().unwrap() {
+            break;
+        }
+    }
+}
+
+#[test]
+fn each_record_says_whether_the_server_has_it() {
+    use gridwalk_core::replication::UploadStatus::{Pending, Uploaded};
+    let dir = tempfile::tempdir().unwrap();
+    let s = seeded(&dir, "s.db");
+    let h2 = "h-b1-1-102";
+    assert_eq!(s.upload_status(H1).unwrap(), Pending);
+    acknowledge_all(&s);
+    assert_eq!(s.upload_status(H1).unwrap(), Uploaded);
+    assert!(s.pending_uploads().unwrap().is_empty());
+
+    let visit = s
+        .record_visit(&demo::visit(&mut Rng::new(4), H1, now() - DAY))
+        .unwrap();
+    let resident = s.add_resident(h2, &resident_input("马秀兰")).unwrap();
+    let photo = s.add_photo(&[0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3]).unwrap();
+    for id in [visit.id.as_str(), H1, resident.id.as_str(), h2, &photo] {
+        assert_eq!(s.upload_status(id).unwrap(), Pending, "{id}");
+    }
+    let untouched = s.households_in("b1", Some("1")).unwrap()[5].id.clone();
+    assert_eq!(s.upload_status(&untouched).unwrap(), Uploaded);
+    let pending: Vec<(String, String)> = s
+        .pending_uploads()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.kind, p.id))
+        .collect();
+    assert_eq!(
+        pending,
+        vec![
+            ("household".to_string(), H1.to_string()),
+            ("household".to_string(), h2.to_string()),
+            ("photo".to_string(), photo.clone()),
+        ]
+    );
+    assert!(matches!(
+        s.upload_status("no-such-record"),
+        Err(Error::NotFound { .. })
+    ));
+
+    acknowledge_all(&s);
+    for id in [visit.id.as_str(), H1, resident.id.as_str(), h2] {
+        assert_eq!(s.upload_status(id).unwrap(), Uploaded, "{id}");
+    }
+    assert_eq!(
+        s.upload_status(&photo).unwrap(),
+        Pending,
+        "photos travel apart from documents"
+    );
+}

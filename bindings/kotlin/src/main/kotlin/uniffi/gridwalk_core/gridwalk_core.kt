@@ -2776,6 +2776,54 @@ public object FfiConverterTypeNeedInput: FfiConverterRustBuffer<NeedInput> {
 
 
 /**
+ * A record with something not yet acknowledged by the server.
+ */
+data class PendingRecord (
+    /**
+     * `household`, `event`, `roster`, `config` or `photo`.
+     */
+    var `kind`: kotlin.String, 
+    /**
+     * Document id, or the photo's SHA-256.
+     */
+    var `id`: kotlin.String, 
+    /**
+     * Local changes (for a photo: 1) waiting for the server.
+     */
+    var `changes`: kotlin.UInt
+) {
+    
+    companion object
+}
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypePendingRecord: FfiConverterRustBuffer<PendingRecord> {
+    override fun read(buf: ByteBuffer): PendingRecord {
+        return PendingRecord(
+            FfiConverterString.read(buf),
+            FfiConverterString.read(buf),
+            FfiConverterUInt.read(buf),
+        )
+    }
+
+    override fun allocationSize(value: PendingRecord) = (
+            FfiConverterString.allocationSize(value.`kind`) +
+            FfiConverterString.allocationSize(value.`id`) +
+            FfiConverterUInt.allocationSize(value.`changes`)
+    )
+
+    override fun write(value: PendingRecord, buf: ByteBuffer) {
+            FfiConverterString.write(value.`kind`, buf)
+            FfiConverterString.write(value.`id`, buf)
+            FfiConverterUInt.write(value.`changes`, buf)
+    }
+}
+
+
+
+/**
  * A processed photo as stored.
  */
 data class PhotoRef (
@@ -4681,6 +4729,45 @@ public object FfiConverterTypeSyncPhase: FfiConverterRustBuffer<SyncPhase> {
     override fun allocationSize(value: SyncPhase) = 4UL
 
     override fun write(value: SyncPhase, buf: ByteBuffer) {
+        buf.putInt(value.ordinal + 1)
+    }
+}
+
+
+
+
+
+/**
+ * Whether a record has reached the server.
+ */
+
+enum class UploadStatus {
+    
+    /**
+     * The server acknowledged everything this device wrote to it.
+     */
+    UPLOADED,
+    /**
+     * Saved on this device; some of it waits for the next sync.
+     */
+    PENDING;
+    companion object
+}
+
+
+/**
+ * @suppress
+ */
+public object FfiConverterTypeUploadStatus: FfiConverterRustBuffer<UploadStatus> {
+    override fun read(buf: ByteBuffer) = try {
+        UploadStatus.values()[buf.getInt() - 1]
+    } catch (e: IndexOutOfBoundsException) {
+        throw RuntimeException("invalid enum value, something is very wrong!!", e)
+    }
+
+    override fun allocationSize(value: UploadStatus) = 4UL
+
+    override fun write(value: UploadStatus, buf: ByteBuffer) {
         buf.putInt(value.ordinal + 1)
     }
 }

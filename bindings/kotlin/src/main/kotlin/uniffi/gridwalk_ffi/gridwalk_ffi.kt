@@ -68,6 +68,7 @@ import uniffi.gridwalk_core.FfiConverterTypeHouseholdInput
 import uniffi.gridwalk_core.FfiConverterTypeHouseholdPatch
 import uniffi.gridwalk_core.FfiConverterTypeHouseholdSummary
 import uniffi.gridwalk_core.FfiConverterTypeIdentity
+import uniffi.gridwalk_core.FfiConverterTypePendingRecord
 import uniffi.gridwalk_core.FfiConverterTypePhotoRef
 import uniffi.gridwalk_core.FfiConverterTypePhotoReport
 import uniffi.gridwalk_core.FfiConverterTypePlace
@@ -81,6 +82,7 @@ import uniffi.gridwalk_core.FfiConverterTypeRosterReport
 import uniffi.gridwalk_core.FfiConverterTypeStepInput
 import uniffi.gridwalk_core.FfiConverterTypeSyncProgress
 import uniffi.gridwalk_core.FfiConverterTypeSyncReport
+import uniffi.gridwalk_core.FfiConverterTypeUploadStatus
 import uniffi.gridwalk_core.FfiConverterTypeVehicle
 import uniffi.gridwalk_core.FfiConverterTypeVisit
 import uniffi.gridwalk_core.FfiConverterTypeVisitInput
@@ -92,6 +94,7 @@ import uniffi.gridwalk_core.HouseholdInput
 import uniffi.gridwalk_core.HouseholdPatch
 import uniffi.gridwalk_core.HouseholdSummary
 import uniffi.gridwalk_core.Identity
+import uniffi.gridwalk_core.PendingRecord
 import uniffi.gridwalk_core.PhotoRef
 import uniffi.gridwalk_core.PhotoReport
 import uniffi.gridwalk_core.Place
@@ -105,6 +108,7 @@ import uniffi.gridwalk_core.RosterReport
 import uniffi.gridwalk_core.StepInput
 import uniffi.gridwalk_core.SyncProgress
 import uniffi.gridwalk_core.SyncReport
+import uniffi.gridwalk_core.UploadStatus
 import uniffi.gridwalk_core.Vehicle
 import uniffi.gridwalk_core.Visit
 import uniffi.gridwalk_core.VisitInput
@@ -127,6 +131,7 @@ import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdPatch
 import uniffi.gridwalk_core.RustBuffer as RustBufferHouseholdSummary
 import uniffi.gridwalk_core.RustBuffer as RustBufferIdentity
+import uniffi.gridwalk_core.RustBuffer as RustBufferPendingRecord
 import uniffi.gridwalk_core.RustBuffer as RustBufferPhotoRef
 import uniffi.gridwalk_core.RustBuffer as RustBufferPhotoReport
 import uniffi.gridwalk_core.RustBuffer as RustBufferPlace
@@ -140,6 +145,7 @@ import uniffi.gridwalk_core.RustBuffer as RustBufferRosterReport
 import uniffi.gridwalk_core.RustBuffer as RustBufferStepInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferSyncProgress
 import uniffi.gridwalk_core.RustBuffer as RustBufferSyncReport
+import uniffi.gridwalk_core.RustBuffer as RustBufferUploadStatus
 import uniffi.gridwalk_core.RustBuffer as RustBufferVehicle
 import uniffi.gridwalk_core.RustBuffer as RustBufferVisit
 import uniffi.gridwalk_core.RustBuffer as RustBufferVisitInput
@@ -972,6 +978,10 @@ internal open class UniffiVTableCallbackInterfaceSyncListener(
 
 
 
+
+
+
+
 // For large crates we prevent `MethodTooLargeException` (see #2340)
 // N.B. the name of the extension is very misleading, since it is 
 // rather `InterfaceTooLargeException`, caused by too many methods 
@@ -1053,6 +1063,8 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_open_followups(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events(
 ): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_pending_uploads(
+): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_person_id(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_photo(
@@ -1086,6 +1098,8 @@ fun uniffi_gridwalk_ffi_checksum_method_gridstore_step_event(
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_update_household(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_update_resident(
+): Short
+fun uniffi_gridwalk_ffi_checksum_method_gridstore_upload_status(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_verify_access_log(
 ): Short
@@ -1228,6 +1242,8 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_open_followups(`ptr`: Pointer,`gridI
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_overdue_events(`ptr`: Pointer,`gridId`: RustBuffer.ByValue,`nowMs`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_pending_uploads(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_person_id(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_photo(`ptr`: Pointer,`hash`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1262,6 +1278,8 @@ fun uniffi_gridwalk_ffi_fn_method_gridstore_update_household(`ptr`: Pointer,`id`
 ): RustBufferHousehold.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_update_resident(`ptr`: Pointer,`residentId`: RustBuffer.ByValue,`patch`: RustBufferResidentPatch.ByValue,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBufferResident.ByValue
+fun uniffi_gridwalk_ffi_fn_method_gridstore_upload_status(`ptr`: Pointer,`recordId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBufferUploadStatus.ByValue
 fun uniffi_gridwalk_ffi_fn_method_gridstore_verify_access_log(`ptr`: Pointer,uniffi_out_err: UniffiRustCallStatus, 
 ): Long
 fun uniffi_gridwalk_ffi_fn_method_gridstore_visit_history(`ptr`: Pointer,`householdId`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1521,6 +1539,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_overdue_events() != 61817.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_pending_uploads() != 10576.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_person_id() != 40888.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
@@ -1570,6 +1591,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_update_resident() != 40608.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_upload_status() != 16954.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_verify_access_log() != 13132.toShort()) {
@@ -2266,6 +2290,12 @@ public interface GridStoreInterface {
     fun `overdueEvents`(`gridId`: kotlin.String?, `nowMs`: kotlin.Long): List<EventSummary>
     
     /**
+     * Every record still waiting for the server (documents, then photos), for the "waiting to
+     * upload" list at the end of the day.
+     */
+    fun `pendingUploads`(): List<PendingRecord>
+    
+    /**
      * The person using this store.
      */
     fun `personId`(): kotlin.String
@@ -2358,6 +2388,13 @@ public interface GridStoreInterface {
      * Changes some fields of a resident; fields left `null`/`nil` are not touched.
      */
     fun `updateResident`(`residentId`: kotlin.String, `patch`: ResidentPatch): Resident
+    
+    /**
+     * Whether the server has a record (household, visit, follow-up, resident, event, or a
+     * photo by hash): the "待上传" mark next to it. An unknown id fails with
+     * [`GridError::NotFound`].
+     */
+    fun `uploadStatus`(`recordId`: kotlin.String): UploadStatus
     
     /**
      * Checks the access log's hash chain; returns its number of entries.
@@ -2981,6 +3018,23 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
 
     
     /**
+     * Every record still waiting for the server (documents, then photos), for the "waiting to
+     * upload" list at the end of the day.
+     */
+    @Throws(GridException::class)override fun `pendingUploads`(): List<PendingRecord> {
+            return FfiConverterSequenceTypePendingRecord.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_pending_uploads(
+        it, _status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
      * The person using this store.
      */
     @Throws(GridException::class)override fun `personId`(): kotlin.String {
@@ -3250,6 +3304,24 @@ open class GridStore: Disposable, AutoCloseable, GridStoreInterface
     uniffiRustCallWithError(GridException) { _status ->
     UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_update_resident(
         it, FfiConverterString.lower(`residentId`),FfiConverterTypeResidentPatch.lower(`patch`),_status)
+}
+    }
+    )
+    }
+    
+
+    
+    /**
+     * Whether the server has a record (household, visit, follow-up, resident, event, or a
+     * photo by hash): the "待上传" mark next to it. An unknown id fails with
+     * [`GridError::NotFound`].
+     */
+    @Throws(GridException::class)override fun `uploadStatus`(`recordId`: kotlin.String): UploadStatus {
+            return FfiConverterTypeUploadStatus.lift(
+    callWithPointer {
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_method_gridstore_upload_status(
+        it, FfiConverterString.lower(`recordId`),_status)
 }
     }
     )
@@ -4674,6 +4746,34 @@ public object FfiConverterSequenceTypeHouseholdSummary: FfiConverterRustBuffer<L
 /**
  * @suppress
  */
+public object FfiConverterSequenceTypePendingRecord: FfiConverterRustBuffer<List<PendingRecord>> {
+    override fun read(buf: ByteBuffer): List<PendingRecord> {
+        val len = buf.getInt()
+        return List<PendingRecord>(len) {
+            FfiConverterTypePendingRecord.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<PendingRecord>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterTypePendingRecord.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<PendingRecord>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterTypePendingRecord.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypePlace: FfiConverterRustBuffer<List<Place>> {
     override fun read(buf: ByteBuffer): List<Place> {
         val len = buf.getInt()
@@ -4790,6 +4890,10 @@ public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.Strin
         }
     }
 }
+
+
+
+
 
 
 

@@ -32,6 +32,7 @@ import uniffi.gridwalk_core.Location
 import uniffi.gridwalk_core.StepInput
 import uniffi.gridwalk_core.SyncPhase
 import uniffi.gridwalk_core.SyncProgress
+import uniffi.gridwalk_core.UploadStatus
 import uniffi.gridwalk_core.VisitInput
 import uniffi.gridwalk_core.VisitOutcome
 import uniffi.gridwalk_ffi.GridException
@@ -194,6 +195,10 @@ class SyncDayTest {
         }
         assertEquals(listOf("answers.has_needs"), bad.errors.map { it.field })
         assertFalse(worker.store.everythingUploaded())
+        // Each record carries its upload status; the day's list names the three households.
+        assertEquals(UploadStatus.PENDING, worker.store.uploadStatus(households[0].id))
+        assertEquals(UploadStatus.UPLOADED, worker.store.uploadStatus(households[5].id))
+        assertEquals(households.take(3).map { it.id }, worker.store.pendingUploads().map { it.id })
 
         // A building lead files a snap report with a camera photo.
         val building = households.first().buildingId
@@ -215,9 +220,13 @@ class SyncDayTest {
         assertEquals(EventState.REGISTERED, event.state)
         assertEquals(listOf(event.id), lead.store.possibleDuplicates(snap, System.currentTimeMillis()).map { it.id })
         lead.sync()
+        assertEquals(UploadStatus.UPLOADED, lead.store.uploadStatus(event.id))
+        assertEquals(UploadStatus.PENDING, lead.store.uploadStatus(photo.hash))
         val photos = runBlocking { lead.client.uploadPhotos(lead.store) }
         assertEquals(2u, photos.uploaded) // the photo and its thumbnail
         assertTrue(lead.store.everythingUploaded())
+        assertEquals(UploadStatus.UPLOADED, lead.store.uploadStatus(photo.hash))
+        assertTrue(lead.store.pendingUploads().isEmpty())
 
         // The office sees the report, fetches its photo and dispatches it to the worker.
         office.sync()
@@ -238,6 +247,7 @@ class SyncDayTest {
         val evening = worker.sync()
         assertTrue(evening.everythingUploaded)
         assertTrue(worker.store.everythingUploaded())
+        assertEquals(UploadStatus.UPLOADED, worker.store.uploadStatus(households[0].id))
         office.sync()
         assertEquals(EventState.HANDLED, office.store.event(event.id).event.state)
 
