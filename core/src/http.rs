@@ -153,9 +153,16 @@ impl crate::photo_sync::PhotoTransport for HttpTransport {
             .await
             .map_err(|e| TransportError::Network(e.to_string()))?;
         if !resp.status().is_success() {
+            // A HEAD reply has no body: the reason, if any, is in the bearer challenge.
+            let message = resp
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
             return Err(TransportError::Status {
                 status: resp.status().as_u16(),
-                message: String::new(),
+                message,
             });
         }
         offset_of(&resp)

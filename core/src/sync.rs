@@ -201,7 +201,7 @@ impl<F: Fn(SyncProgress) + Send + Sync> ProgressSink for F {
 pub enum SyncError {
     /// The exchange failed; nothing local was marked uploaded. Retry later.
     #[error(transparent)]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     /// The office revoked this device: the app must wipe the store ([`Store::wipe`]) and
     /// destroy its key.
     #[error("this device was revoked by the office")]
@@ -209,6 +209,20 @@ pub enum SyncError {
     /// The store failed, or the reply was malformed.
     #[error(transparent)]
     Store(#[from] Error),
+}
+
+impl From<TransportError> for SyncError {
+    /// A 401 that says "revoked" is the office's revocation, on any endpoint (documents or
+    /// photos); everything else is a transport failure to retry.
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Status {
+                status: 401,
+                message,
+            } if message.contains("revoked") => SyncError::Revoked,
+            e => SyncError::Transport(e),
+        }
+    }
 }
 
 /// Syncs `store` through `transport` until both sides are up to date.
@@ -249,16 +263,7 @@ pub async fn sync<T: Transport>(
         p.documents_up += request.push.docs.len() as u32;
         p.bytes_up += body.len() as u64;
         progress.on_progress(p);
-        let reply_body = match transport.round_trip(body).await {
-            Ok(b) => b,
-            Err(TransportError::Status {
-                status: 401,
-                message,
-            }) if message.contains("revoked") => {
-                return Err(SyncError::Revoked);
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let reply_body = transport.round_trip(body).await?;
         p.bytes_down += reply_body.len() as u64;
         if cancel.load(Ordering::Relaxed) {
             // The server has the push; the device will re-send it next time (idempotent).

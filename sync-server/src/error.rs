@@ -91,6 +91,23 @@ impl IntoResponse for Error {
             // Database and store messages name tables and constraints, never row contents.
             tracing::error!(error = %self, "request failed");
         }
-        (status, self.public_message()).into_response()
+        let message = self.public_message();
+        if let Error::Unauthorized(why) = &self {
+            // RFC 6750: the reason also travels in a header, so a HEAD request (which has no
+            // body) still tells a revoked phone to wipe itself.
+            let description: String = why
+                .chars()
+                .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\')
+                .collect();
+            let challenge =
+                format!("Bearer error=\"invalid_token\", error_description=\"{description}\"");
+            return (
+                status,
+                [(axum::http::header::WWW_AUTHENTICATE, challenge)],
+                message,
+            )
+                .into_response();
+        }
+        (status, message).into_response()
     }
 }

@@ -12,7 +12,7 @@ use common::{Backend, phone, server, visit};
 use gridwalk_core::demo::Rng;
 use gridwalk_core::http::HttpTransport;
 use gridwalk_core::photo_sync::{CHUNK_BYTES, PhotoTransport, download_photos, upload_photos};
-use gridwalk_core::sync::TransportError;
+use gridwalk_core::sync::{SyncError, TransportError};
 use gridwalk_server::policy::Role;
 use sha2::{Digest, Sha256};
 
@@ -161,6 +161,12 @@ async fn photos_resume_deduplicate_and_stay_in_scope(b: Backend) {
     let stranger = HttpTransport::new(&server.base_url(), "not-a-token", None).unwrap();
     assert_eq!(status(stranger.photo_offset(&hash).await), 401);
     assert_eq!(status(stranger.photo_get(&hash).await), 401);
+
+    // A revoked device learns it from the photo endpoints too: the app wipes its store.
+    assert!(server.hub().revoke(zhao.store.device_id()).unwrap());
+    zhao.store.add_photo(&photo(500, 3)).unwrap();
+    let r = upload_photos(&zhao.store, &zhao.transport, &cancel).await;
+    assert!(matches!(r, Err(SyncError::Revoked)), "{r:?}");
     server.shutdown().await.unwrap();
 }
 
