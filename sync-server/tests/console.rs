@@ -35,10 +35,10 @@ async fn office(dir: &Path) -> Office {
     o.store().load_roster(&demo::roster(2, 6, 2026)).unwrap();
     let staff = StaffDb::open(&data.join("staff.db")).unwrap();
     staff
-        .set_staff("clerk", StaffRole::Office, PASSWORD)
+        .set_staff("clerk", StaffRole::Office, &[], PASSWORD)
         .unwrap();
     staff
-        .set_staff("leader", StaffRole::GridLeader, PASSWORD)
+        .set_staff("leader", StaffRole::GridLeader, &["g1".into()], PASSWORD)
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
