@@ -605,13 +605,19 @@ mod tests {
         let v = s.visits_between(0, i64::MAX, Some(&g2)).unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].grid_id, "g2");
-        assert_eq!(s.worker_coverage(0, i64::MAX, Some(&g2)).unwrap()[0].visits, 1);
+        assert_eq!(
+            s.worker_coverage(0, i64::MAX, Some(&g2)).unwrap()[0].visits,
+            1
+        );
         assert_eq!(s.find_households("", None, 100).unwrap().len(), 6);
         let hs = s.find_households("", Some(&g2), 100).unwrap();
         assert_eq!(hs.len(), 3);
         assert!(hs.iter().all(|h| h.grid_id == "g2"));
         // A limit counts only what the grids allow.
-        assert_eq!(s.find_households("", Some(&g2), 2).unwrap()[0].grid_id, "g2");
+        assert_eq!(
+            s.find_households("", Some(&g2), 2).unwrap()[0].grid_id,
+            "g2"
+        );
     }
 
     #[test]

@@ -275,14 +275,15 @@ impl Store {
     /// sync). The office console uses it to know how far the office replica has caught up.
     pub fn sync_cursor(&self) -> Result<u64> {
         self.db.read(|c| {
-            Ok(c
-                .query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |r| {
-                    r.get::<_, Vec<u8>>(0)
-                })
-                .optional()?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0))
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = 'sync_cursor'",
+                [],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
         })
     }
 

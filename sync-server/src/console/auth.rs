@@ -558,7 +558,9 @@ pub fn demo_clerk(data_dir: &Path) -> Result<(String, String)> {
 /// sent over plain HTTP.
 pub fn cookie_header(token: &str, max_age_s: i64, https: bool) -> String {
     let secure = if https { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict{secure}; Max-Age={max_age_s}")
+    format!(
+        "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict{secure}; Max-Age={max_age_s}"
+    )
 }
 
 /// The session token from the request's cookies.

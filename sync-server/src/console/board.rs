@@ -117,7 +117,9 @@ pub async fn board(
     if let Some(g) = &grid
         && !staff.sees_grid(g)
     {
-        return Err(Fail(Error::Forbidden("您只能查看自己负责网格的事件".into())));
+        return Err(Fail(Error::Forbidden(
+            "您只能查看自己负责网格的事件".into(),
+        )));
     }
     let overdue_only = q.overdue.is_some();
     let c = st.clone();
@@ -446,11 +448,7 @@ pub async fn act(
 
 /// `GET /console/photos/{hash}`: a photo the office replica holds. Staff of some grids get only
 /// photos a record of their grids references.
-pub async fn photo(
-    State(st): State<ConsoleState>,
-    staff: Staff,
-    Path(hash): Path<String>,
-) -> Page {
+pub async fn photo(State(st): State<ConsoleState>, staff: Staff, Path(hash): Path<String>) -> Page {
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Fail(Error::BadRequest("无效的照片编号".into())));
     }

@@ -236,6 +236,8 @@ struct Window {
     upto: u64,
     /// Where "mark as seen" moves the mark.
     mark_to: u64,
+    /// Phones' changes listed.
+    listed: usize,
     truncated: bool,
     rows: Vec<SyncRow>,
     arrivals: Arrivals,
@@ -253,7 +255,10 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
             db.hub_seq_before(midnight)?,
             format!("今天 {}(您还没有标为已阅过)", time(midnight)),
         ),
-        (Since::Today, _) => (db.hub_seq_before(midnight)?, format!("今天 {}", time(midnight))),
+        (Since::Today, _) => (
+            db.hub_seq_before(midnight)?,
+            format!("今天 {}", time(midnight)),
+        ),
         (Since::Week, _) => {
             let start = day_start(now, 6);
             (db.hub_seq_before(start)?, time(start))
@@ -330,6 +335,7 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
         after,
         upto,
         mark_to,
+        listed: walk.taken.len(),
         truncated: walk.truncated,
         rows,
         arrivals,
@@ -390,7 +396,8 @@ pub async fn today(
             div.stat { b { (a.new_events.len()) } "件新事件" }
             div.stat { b { (a.updated_events.len()) } "件事件有进展" }
         }
-        @if w.mark_to > w.after {
+        // Only when something is listed: a button over "nothing new" would only confuse.
+        @if w.listed > 0 && w.mark_to > w.after {
             form method="post" action="/console/today/seen" {
                 (csrf(&staff))
                 input type="hidden" name="upto" value=(w.mark_to);
