@@ -704,6 +704,10 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids() {
     assert!(board.contains(&format!("/console/events/{mine}")));
     assert!(!board.contains(&theirs));
     assert!(!board.contains("value=\"g2\""));
+    assert!(
+        !board.contains("/console/devices"),
+        "office-only pages are not offered"
+    );
     assert_eq!(o.get(&token, "/console/board?grid=g2").await.0, 403);
     // Another grid's event, its photo and its actions are "not found", and nothing changes.
     assert_eq!(
@@ -1070,8 +1074,9 @@ async fn today_lists_what_phones_synced_since_the_clerks_mark() {
     worker.sync().await.unwrap();
     let clerk = o.login("clerk", PASSWORD).await.unwrap();
     let (_, page) = o.get(&clerk, "/console/today").await;
+    // The log of office syncs began when this server first opened the console.
     assert!(
-        since_line(&page).contains("自 今天"),
+        since_line(&page).contains("办公台开始记录同步时间"),
         "{}",
         since_line(&page)
     );
@@ -1232,4 +1237,38 @@ async fn today_lists_what_phones_synced_since_the_clerks_mark() {
             .iter()
             .any(|a| a.action == "today-seen" && a.target == upto)
     );
+}
+
+#[test]
+fn the_office_sync_log_turns_times_into_hub_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StaffDb::open(&dir.path().join("staff.db")).unwrap();
+    let h = 3_600_000;
+    // Before the log starts, a time maps to position 0.
+    assert_eq!(db.hub_seq_before(5 * h).unwrap(), (0, 5 * h));
+    db.start_sync_log(40, 10 * h).unwrap();
+    db.start_sync_log(99, 11 * h).unwrap();
+    db.log_office_sync(45, 12 * h, 3).unwrap();
+    db.log_office_sync(52, 14 * h, 7).unwrap();
+    db.log_office_sync(52, 15 * h, 7).unwrap();
+    // A time before the log: the log's start, and the page says so by the later time.
+    assert_eq!(db.hub_seq_before(9 * h).unwrap(), (40, 10 * h));
+    assert_eq!(db.hub_seq_before(13 * h).unwrap(), (45, 13 * h));
+    assert_eq!(db.hub_seq_before(20 * h).unwrap(), (52, 20 * h));
+    let syncs = db.office_syncs(40, 52).unwrap();
+    assert_eq!(
+        syncs
+            .iter()
+            .map(|s| (s.hub_seq, s.changes))
+            .collect::<Vec<_>>(),
+        vec![(45, 3), (52, 7)]
+    );
+    // Marks only move forward.
+    assert_eq!(db.seen_mark("clerk").unwrap(), None);
+    db.set_staff("clerk", StaffRole::Office, &[], PASSWORD)
+        .unwrap();
+    db.set_seen_mark("clerk", 45, 12 * h).unwrap();
+    db.set_seen_mark("clerk", 41, 13 * h).unwrap();
+    let m = db.seen_mark("clerk").unwrap().unwrap();
+    assert_eq!((m.hub_seq, m.at_ms), (45, 12 * h));
 }

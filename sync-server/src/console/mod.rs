@@ -68,6 +68,7 @@ impl Console {
         https: bool,
     ) -> Result<Console> {
         let staff = Arc::new(auth::StaffDb::open(&data_dir.join("staff.db"))?);
+        staff.start_sync_log(office.store().sync_cursor()?, now_ms())?;
         let log = staff.clone();
         office.on_synced(Box::new(move |hub_seq, report| {
             if let Err(e) = log.log_office_sync(hub_seq, now_ms(), report.changes_down) {

@@ -11,7 +11,10 @@
 //! When things arrived comes from the log of office syncs (an office sync follows every phone's
 //! push within a fraction of a second): each sync that received something records the hub
 //! position it reached and the time. The log also turns "today" and "the last 7 days" into hub
-//! positions, for the page's other ranges and for a clerk who has never marked anything yet.
+//! positions, for the page's other ranges and for a clerk who has never marked anything yet. It
+//! starts with the position the office replica held when the console first opened; what came
+//! before has no known arrival time, so a range reaching back past the log's start begins there
+//! and the page says so.
 //!
 //! Why an explicit button and not "since my last visit to the page": a reload, a second tab or a
 //! glance at the page would otherwise make the day's arrivals vanish before anyone dealt with them.
@@ -112,14 +115,40 @@ impl StaffDb {
         Ok(())
     }
 
-    /// The hub position the office had reached before `at_ms` (0 when the log starts later).
-    pub fn hub_seq_before(&self, at_ms: i64) -> Result<u64> {
-        let v: Option<i64> = self.conn().query_row(
+    /// Starts the log at the office replica's position `hub_seq` at `at_ms`, unless it has
+    /// started already (positions up to it arrived at unknown times before).
+    pub fn start_sync_log(&self, hub_seq: u64, at_ms: i64) -> Result<()> {
+        self.conn().execute(
+            "INSERT INTO office_syncs (hub_seq, at_ms, changes)
+             SELECT ?1, ?2, 0 WHERE NOT EXISTS (SELECT 1 FROM office_syncs)",
+            params![sql_seq(hub_seq), at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// The hub position the office had reached before `at_ms`, and the time a range starting
+    /// there really starts at: `at_ms`, or the log's start when the log starts later.
+    pub fn hub_seq_before(&self, at_ms: i64) -> Result<(u64, i64)> {
+        let conn = self.conn();
+        let before: Option<i64> = conn.query_row(
             "SELECT max(hub_seq) FROM office_syncs WHERE at_ms < ?1",
             [at_ms],
             |r| r.get(0),
         )?;
-        Ok(v.map_or(0, seq))
+        if let Some(s) = before {
+            return Ok((seq(s), at_ms));
+        }
+        let start: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT hub_seq, at_ms FROM office_syncs ORDER BY hub_seq LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match start {
+            Some((s, t)) if t > at_ms => (seq(s), t),
+            _ => (0, at_ms),
+        })
     }
 
     /// The logged office syncs that reached a position in `(after, upto]`, in order. A phone's
@@ -241,28 +270,34 @@ struct Window {
     truncated: bool,
     rows: Vec<SyncRow>,
     arrivals: Arrivals,
+    /// The newest snap reports (documents, for their photos) …
     snaps: Vec<gridwalk_core::events::Event>,
+    /// … and which of their first photos the office holds.
+    photos: HashMap<String, bool>,
 }
+
+/// Photos shown per snap report on the page.
+const PHOTOS_PER_SNAP: usize = 2;
 
 fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Window> {
     let store = c.office().store();
     let db = c.staff();
     let mark = db.seen_mark(&staff.username)?;
+    // A range from a time: its hub position, and its label (the log's start when later).
+    let from_time = |start: i64, what: &str| -> Result<(u64, String)> {
+        let (after, real) = db.hub_seq_before(start)?;
+        Ok(if real > start {
+            (after, format!("{}(办公台开始记录同步时间)", time(real)))
+        } else {
+            (after, format!("{}{what}", time(start)))
+        })
+    };
     let midnight = day_start(now, 0);
     let (after, label) = match (since, mark) {
         (Since::Seen, Some(m)) => (m.hub_seq, format!("{}(您上次标为已阅)", time(m.at_ms))),
-        (Since::Seen, None) => (
-            db.hub_seq_before(midnight)?,
-            format!("今天 {}(您还没有标为已阅过)", time(midnight)),
-        ),
-        (Since::Today, _) => (
-            db.hub_seq_before(midnight)?,
-            format!("今天 {}", time(midnight)),
-        ),
-        (Since::Week, _) => {
-            let start = day_start(now, 6);
-            (db.hub_seq_before(start)?, time(start))
-        }
+        (Since::Seen, None) => from_time(midnight, "(今天 0 点;您还没有标为已阅过)")?,
+        (Since::Today, _) => from_time(midnight, "(今天 0 点)")?,
+        (Since::Week, _) => from_time(day_start(now, 6), "")?,
     };
     let upto = store.sync_cursor()?.max(after);
     let office_actor = store.actor_id();
@@ -300,6 +335,11 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
         .take(100)
         .map(|e| store.event(&e.id).map(|v| v.event))
         .collect::<gridwalk_core::Result<Vec<_>>>()?;
+    let photos = snaps
+        .iter()
+        .flat_map(|e| e.photos.iter().take(PHOTOS_PER_SNAP))
+        .map(|h| (h.clone(), matches!(c.photo(h), Ok(Some(_)))))
+        .collect();
     // Who synced when: each change goes to the first logged office sync that reached it.
     let syncs = db.office_syncs(after, upto)?;
     let people: HashMap<String, (String, String)> = c
@@ -340,6 +380,7 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
         rows,
         arrivals,
         snaps,
+        photos,
     })
 }
 
@@ -364,6 +405,11 @@ pub async fn today(
         .iter()
         .filter(|e| e.source == EventSource::Dispute)
         .collect();
+    let snap_count = a
+        .new_events
+        .iter()
+        .filter(|e| e.source == EventSource::Snap)
+        .count();
     let no_grids = staff.grids().is_some_and(<[String]>::is_empty);
     let body = html! {
         @if no_grids {
@@ -392,7 +438,7 @@ pub async fn today(
             div.stat { b { (a.visits.len()) } "次走访" }
             div.stat { b { (a.needs.len()) } "项困难需求" }
             div.stat { b { (disputes.len()) } "起矛盾纠纷" }
-            div.stat { b { (w.snaps.len()) } "条随手拍" }
+            div.stat { b { (snap_count) } "条随手拍" }
             div.stat { b { (a.new_events.len()) } "件新事件" }
             div.stat { b { (a.updated_events.len()) } "件事件有进展" }
         }
@@ -422,6 +468,7 @@ pub async fn today(
             }
         }
         h2 { "随手拍" }
+        @if snap_count > w.snaps.len() { p.muted { "显示最新的 " (w.snaps.len()) " 条。" } }
         table {
             thead { tr { th scope="col" { "上报时间" } th scope="col" { "网格" } th scope="col" { "描述" }
                 th scope="col" { "照片" } th scope="col" { "状态" } } }
@@ -432,7 +479,16 @@ pub async fn today(
                         td { (time(e.created_ms)) }
                         td { (e.grid_id) }
                         td { a href=(format!("/console/events/{}", e.id)) { (e.description) } }
-                        td { (e.photos.len()) " 张" }
+                        td {
+                            @for h in e.photos.iter().take(PHOTOS_PER_SNAP) {
+                                @if w.photos.get(h).copied().unwrap_or(false) {
+                                    img.thumb src=(format!("/console/photos/{h}")) alt="随手拍照片";
+                                } @else {
+                                    span.muted { "照片尚未同步到办公室 " }
+                                }
+                            }
+                            (e.photos.len()) " 张"
+                        }
                         td { (layout::state_label(e.state)) }
                     }
                 }
