@@ -308,7 +308,7 @@ button.danger{background:#a61b0f;border-color:#6e1208}
 .error{background:#fdecea;border:1px solid #c0392b;padding:8px}
 .code{font-size:32px;letter-spacing:4px;font-family:monospace;background:#fff;padding:8px;display:inline-block;border:2px dashed #0b3d6e}
 .qr svg{width:220px;height:220px;background:#fff}
-.stats{display:flex;gap:12px;flex-wrap:wrap}.stat{background:#fff;border:1px solid #c9ced6;padding:8px 12px}
+.stats{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:8px}.stat{background:#fff;border:1px solid #c9ced6;padding:8px 12px}
 .stat b{font-size:22px;display:block}
 img.photo{max-width:240px;max-height:240px;border:1px solid #c9ced6;margin:4px}
 img.thumb{max-width:96px;max-height:96px;border:1px solid #c9ced6;margin:2px;vertical-align:middle}
