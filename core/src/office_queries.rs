@@ -1,15 +1,23 @@
 //! Read-only queries for the community office's console: lists across the whole community that
 //! a phone never needs (every event with its deadlines, visits and needs in a time window,
-//! household lookup by address, coverage per worker).
+//! household lookup by address, coverage per worker, and what a run of received changes
+//! brought).
 //!
+//! Every list takes `grids`: `None` for the whole community (the office), or the grid ids a
+//! staff member works on, applied in SQL so limits count only what that person may see.
 //! They read only the projection tables, so they stay fast on 10 000 events and never touch a
 //! document; none of them writes anything.
 
+use std::collections::BTreeSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::ObjType;
+use automerge::legacy::{Key, OpType};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use crate::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::events::{EventSource, EventState, Level};
 use crate::model::{CareTag, HouseholdSummary, Urgency, VisitOutcome};
 
@@ -156,85 +164,253 @@ fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficeEvent> {
     })
 }
 
+/// A list of ids or grid ids as one SQL parameter, read back with `json_each` (so the statement
+/// stays cached whatever the list's length). `None` stays NULL: "no filter".
+fn id_list(ids: Option<&[String]>) -> Result<Option<String>> {
+    ids.map(|l| serde_json::to_string(l).map_err(|e| Error::Corrupt(format!("id list: {e}"))))
+        .transpose()
+}
+
+/// SQL: `column` is one of the grids in parameter `n`, or that parameter is NULL.
+fn in_grids(column: &str, n: u8) -> String {
+    format!("(?{n} IS NULL OR {column} IN (SELECT value FROM json_each(?{n})))")
+}
+
+const VISIT_SQL: &str = "SELECT v.id, v.household_id, h.grid_id, h.address, v.worker_id,
+    v.started_at, v.ended_at, v.outcome, v.need_count, v.photo_count
+    FROM visits v JOIN households h ON h.id = v.household_id";
+
+fn visit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficeVisit> {
+    Ok(OfficeVisit {
+        id: r.get(0)?,
+        household_id: r.get(1)?,
+        grid_id: r.get(2)?,
+        address: r.get(3)?,
+        worker_id: r.get(4)?,
+        started_ms: r.get(5)?,
+        ended_ms: r.get(6)?,
+        outcome: VisitOutcome::parse(&r.get::<_, String>(7)?).unwrap_or(VisitOutcome::Met),
+        need_count: r.get(8)?,
+        photo_count: r.get(9)?,
+    })
+}
+
+const NEED_SQL: &str = "SELECT f.id, f.household_id, h.grid_id, h.address, f.category,
+    f.description, f.urgency, f.due_at, f.status, v.started_at
+    FROM followups f JOIN visits v ON v.id = f.visit_id
+         JOIN households h ON h.id = f.household_id";
+
+fn need_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OfficeNeed> {
+    Ok(OfficeNeed {
+        id: r.get(0)?,
+        household_id: r.get(1)?,
+        grid_id: r.get(2)?,
+        address: r.get(3)?,
+        category: r.get(4)?,
+        description: r.get(5)?,
+        urgency: Urgency::parse(&r.get::<_, String>(6)?).unwrap_or(Urgency::Normal),
+        due_ms: r.get(7)?,
+        status: r.get(8)?,
+        raised_ms: r.get(9)?,
+    })
+}
+
+/// A change another replica made, as the hub's sequence hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct ReceivedChange<'a> {
+    /// Document it belongs to.
+    pub doc_id: &'a str,
+    /// The document's kind name (`household`, `event`, …).
+    pub kind: &'a str,
+    /// The raw change chunk.
+    pub bytes: &'a [u8],
+}
+
+/// The records a run of received changes brought: what the office's "what arrived" page lists.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Arrivals {
+    /// Visits the changes recorded, oldest first.
+    pub visits: Vec<OfficeVisit>,
+    /// Needs the changes raised, oldest first.
+    pub needs: Vec<OfficeNeed>,
+    /// Events the changes created (snap reports, disputes, needs), oldest first.
+    pub new_events: Vec<OfficeEvent>,
+    /// Events created earlier that the changes moved on (handled, rated, escalated …).
+    pub updated_events: Vec<OfficeEvent>,
+    /// Changes that did not decode (counted, never fatal: the page still shows the rest).
+    pub undecodable: usize,
+}
+
 impl Store {
-    /// Every event registered at or after `since_ms` (all when `None`), oldest first.
-    pub fn office_events(&self, since_ms: Option<i64>) -> Result<Vec<OfficeEvent>> {
+    /// Every event registered at or after `since_ms` (all when `None`) in `grids` (all when
+    /// `None`), oldest first.
+    pub fn office_events(
+        &self,
+        since_ms: Option<i64>,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<OfficeEvent>> {
+        let grids = id_list(grids)?;
         self.db.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1) ORDER BY created_at, id"
+                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1) AND {}
+                 ORDER BY created_at, id",
+                in_grids("grid_id", 2)
             ))?;
-            let rows = stmt.query_map([since_ms], event_row)?;
+            let rows = stmt.query_map(params![since_ms, grids], event_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// Visits started in `[from_ms, to_ms)`, oldest first, with their household's grid and address.
-    pub fn visits_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<OfficeVisit>> {
+    /// Visits started in `[from_ms, to_ms)` in `grids` (all when `None`), oldest first, with
+    /// their household's grid and address.
+    pub fn visits_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<OfficeVisit>> {
+        let grids = id_list(grids)?;
         self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT v.id, v.household_id, h.grid_id, h.address, v.worker_id, v.started_at,
-                        v.ended_at, v.outcome, v.need_count, v.photo_count
-                 FROM visits v JOIN households h ON h.id = v.household_id
-                 WHERE v.started_at >= ?1 AND v.started_at < ?2
+            let mut stmt = c.prepare_cached(&format!(
+                "{VISIT_SQL} WHERE v.started_at >= ?1 AND v.started_at < ?2 AND {}
                  ORDER BY v.started_at, v.id",
-            )?;
-            let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-                Ok(OfficeVisit {
-                    id: r.get(0)?,
-                    household_id: r.get(1)?,
-                    grid_id: r.get(2)?,
-                    address: r.get(3)?,
-                    worker_id: r.get(4)?,
-                    started_ms: r.get(5)?,
-                    ended_ms: r.get(6)?,
-                    outcome: VisitOutcome::parse(&r.get::<_, String>(7)?)
-                        .unwrap_or(VisitOutcome::Met),
-                    need_count: r.get(8)?,
-                    photo_count: r.get(9)?,
-                })
-            })?;
+                in_grids("h.grid_id", 3)
+            ))?;
+            let rows = stmt.query_map(params![from_ms, to_ms, grids], visit_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// Needs raised at visits started in `[from_ms, to_ms)`, oldest first.
-    pub fn needs_between(&self, from_ms: i64, to_ms: i64) -> Result<Vec<OfficeNeed>> {
+    /// Needs raised at visits started in `[from_ms, to_ms)` in `grids` (all when `None`),
+    /// oldest first.
+    pub fn needs_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<OfficeNeed>> {
+        let grids = id_list(grids)?;
         self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT f.id, f.household_id, h.grid_id, h.address, f.category, f.description,
-                        f.urgency, f.due_at, f.status, v.started_at
-                 FROM followups f JOIN visits v ON v.id = f.visit_id
-                      JOIN households h ON h.id = f.household_id
-                 WHERE v.started_at >= ?1 AND v.started_at < ?2
+            let mut stmt = c.prepare_cached(&format!(
+                "{NEED_SQL} WHERE v.started_at >= ?1 AND v.started_at < ?2 AND {}
                  ORDER BY v.started_at, f.id",
-            )?;
-            let rows = stmt.query_map(params![from_ms, to_ms], |r| {
-                Ok(OfficeNeed {
-                    id: r.get(0)?,
-                    household_id: r.get(1)?,
-                    grid_id: r.get(2)?,
-                    address: r.get(3)?,
-                    category: r.get(4)?,
-                    description: r.get(5)?,
-                    urgency: Urgency::parse(&r.get::<_, String>(6)?).unwrap_or(Urgency::Normal),
-                    due_ms: r.get(7)?,
-                    status: r.get(8)?,
-                    raised_ms: r.get(9)?,
-                })
-            })?;
+                in_grids("h.grid_id", 3)
+            ))?;
+            let rows = stmt.query_map(params![from_ms, to_ms, grids], need_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
 
-    /// Visits and distinct households per worker for visits started in `[from_ms, to_ms)`.
-    pub fn worker_coverage(&self, from_ms: i64, to_ms: i64) -> Result<Vec<WorkerCoverage>> {
+    /// What a run of changes received from other replicas brought, in `grids` (all when
+    /// `None`): the visits and needs they created (their ids are the keys the changes made in
+    /// a household's `visits` and `followups` maps), the events they created (a document's first
+    /// change has no dependencies) and the older events they moved on. Records this replica
+    /// does not hold (yet) are left out.
+    pub fn arrivals(
+        &self,
+        changes: &[ReceivedChange<'_>],
+        grids: Option<&[String]>,
+    ) -> Result<Arrivals> {
+        let mut made_keys: BTreeSet<String> = BTreeSet::new();
+        let mut created: BTreeSet<&str> = BTreeSet::new();
+        let mut touched: BTreeSet<&str> = BTreeSet::new();
+        let mut undecodable = 0;
+        for c in changes {
+            let Ok(change) = crate::docs::decode_change(c.bytes) else {
+                undecodable += 1;
+                continue;
+            };
+            match c.kind {
+                "household" => {
+                    // Automerge's expansion panics on an op type it does not know, which a
+                    // hostile phone could have sent: such a change is skipped and counted.
+                    let Ok(expanded) = catch_unwind(AssertUnwindSafe(|| change.decode())) else {
+                        undecodable += 1;
+                        continue;
+                    };
+                    for op in expanded.operations {
+                        if let (OpType::Make(ObjType::Map), Key::Map(k)) = (&op.action, &op.key) {
+                            made_keys.insert(k.to_string());
+                        }
+                    }
+                }
+                "event" if change.deps().is_empty() => {
+                    created.insert(c.doc_id);
+                }
+                "event" => {
+                    touched.insert(c.doc_id);
+                }
+                _ => {}
+            }
+        }
+        let updated: Vec<String> = touched
+            .difference(&created)
+            .map(|s| s.to_string())
+            .collect();
+        let created: Vec<String> = created.into_iter().map(String::from).collect();
+        let keys: Vec<String> = made_keys.into_iter().collect();
+        let (keys, created, updated) = (
+            id_list(Some(&keys))?,
+            id_list(Some(&created))?,
+            id_list(Some(&updated))?,
+        );
+        let grids = id_list(grids)?;
         self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT worker_id, count(*), count(DISTINCT household_id) FROM visits
-                 WHERE started_at >= ?1 AND started_at < ?2
-                 GROUP BY worker_id ORDER BY worker_id",
-            )?;
-            let rows = stmt.query_map(params![from_ms, to_ms], |r| {
+            let visits = c
+                .prepare_cached(&format!(
+                    "{VISIT_SQL} WHERE v.id IN (SELECT value FROM json_each(?1)) AND {}
+                     ORDER BY v.started_at, v.id",
+                    in_grids("h.grid_id", 2)
+                ))?
+                .query_map(params![keys, grids], visit_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let needs = c
+                .prepare_cached(&format!(
+                    "{NEED_SQL} WHERE f.id IN (SELECT value FROM json_each(?1)) AND {}
+                     ORDER BY v.started_at, f.id",
+                    in_grids("h.grid_id", 2)
+                ))?
+                .query_map(params![keys, grids], need_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut events = c.prepare_cached(&format!(
+                "{EVENT_SQL} WHERE id IN (SELECT value FROM json_each(?1)) AND {}
+                 ORDER BY created_at, id",
+                in_grids("grid_id", 2)
+            ))?;
+            let new_events = events
+                .query_map(params![created, grids], event_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let updated_events = events
+                .query_map(params![updated, grids], event_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Arrivals {
+                visits,
+                needs,
+                new_events,
+                updated_events,
+                undecodable,
+            })
+        })
+    }
+
+    /// Visits and distinct households per worker for visits started in `[from_ms, to_ms)` at
+    /// households in `grids` (all when `None`).
+    pub fn worker_coverage(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<WorkerCoverage>> {
+        let grids = id_list(grids)?;
+        self.db.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT v.worker_id, count(*), count(DISTINCT v.household_id)
+                 FROM visits v JOIN households h ON h.id = v.household_id
+                 WHERE v.started_at >= ?1 AND v.started_at < ?2 AND {}
+                 GROUP BY v.worker_id ORDER BY v.worker_id",
+                in_grids("h.grid_id", 3)
+            ))?;
+            let rows = stmt.query_map(params![from_ms, to_ms, grids], |r| {
                 Ok(WorkerCoverage {
                     worker_id: r.get(0)?,
                     visits: r.get(1)?,
@@ -245,9 +421,15 @@ impl Store {
         })
     }
 
-    /// Households whose address, door number or head's name contains `query` (at most `limit`),
-    /// by grid, building, unit and door. An empty query lists the first households.
-    pub fn find_households(&self, query: &str, limit: u32) -> Result<Vec<HouseholdSummary>> {
+    /// Households in `grids` (all when `None`) whose address, door number or head's name
+    /// contains `query` (at most `limit`), by grid, building, unit and door. An empty query lists
+    /// the first households.
+    pub fn find_households(
+        &self,
+        query: &str,
+        grids: Option<&[String]>,
+        limit: u32,
+    ) -> Result<Vec<HouseholdSummary>> {
         // LIKE with escaped wildcards: a query of "%" must not match everyone.
         let q = query.trim();
         let pattern = format!(
@@ -256,15 +438,17 @@ impl Store {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
+        let grids = id_list(grids)?;
         self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
+            let mut stmt = c.prepare_cached(&format!(
                 "SELECT id, grid_id, building_id, unit, door, address, head_name, care_tags,
                         resident_count, last_visit_at, visit_count, conflict_count FROM households
-                 WHERE address LIKE ?1 ESCAPE '\\' OR door LIKE ?1 ESCAPE '\\'
-                       OR head_name LIKE ?1 ESCAPE '\\'
+                 WHERE (address LIKE ?1 ESCAPE '\\' OR door LIKE ?1 ESCAPE '\\'
+                        OR head_name LIKE ?1 ESCAPE '\\') AND {}
                  ORDER BY grid_id, building_id, unit, length(door), door LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![pattern, limit], |r| {
+                in_grids("grid_id", 3)
+            ))?;
+            let rows = stmt.query_map(params![pattern, limit, grids], |r| {
                 let tags: String = r.get(7)?;
                 Ok(HouseholdSummary {
                     id: r.get(0)?,
@@ -287,10 +471,216 @@ impl Store {
 }
 
 impl Store {
+    /// Residents in `grids` (all when `None`) whose name or phone starts with `query` (at most
+    /// 50, phones masked), like [`Store::search_residents`] but limited to the grids first.
+    pub fn office_search_residents(
+        &self,
+        query: &str,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<crate::model::ResidentHit>> {
+        let q = query.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pattern = format!(
+            "{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let grids = id_list(grids)?;
+        self.db.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT r.id, r.household_id, r.name, r.phone, h.address
+                 FROM residents r JOIN households h ON h.id = r.household_id
+                 WHERE (r.name LIKE ?1 ESCAPE '\\' OR r.phone LIKE ?1 ESCAPE '\\') AND {}
+                 ORDER BY r.name, r.id LIMIT 50",
+                in_grids("h.grid_id", 2)
+            ))?;
+            let rows = stmt.query_map(params![pattern, grids], |r| {
+                let phone: String = r.get(3)?;
+                Ok(crate::model::ResidentHit {
+                    resident_id: r.get(0)?,
+                    household_id: r.get(1)?,
+                    name: r.get(2)?,
+                    phone_masked: (!phone.is_empty()).then(|| crate::validate::mask_phone(&phone)),
+                    address: r.get(4)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// The community's name from the roster, once a roster was loaded.
     pub fn community_name(&self) -> Result<Option<String>> {
         Ok(self
             .read_doc(crate::store::ROSTER_DOC)?
             .and_then(|d| crate::am::str(&d, &automerge::ROOT, "community_name")))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::demo::{self, Rng};
+    use crate::event_store::Identity;
+    use crate::events::{Action, EventInput, EventPlace, StepInput};
+    use crate::model::NeedInput;
+
+    fn store(dir: &tempfile::TempDir, name: &str, role: &str, scope: &[&str]) -> Store {
+        let s = Store::open(&dir.path().join(format!("{name}.db")), &[3; 32], name).unwrap();
+        s.set_identity(&Identity {
+            role: role.into(),
+            scope: scope.iter().map(|x| x.to_string()).collect(),
+        })
+        .unwrap();
+        s
+    }
+
+    fn snap(grid: &str) -> EventInput {
+        EventInput {
+            grid_id: grid.into(),
+            source: EventSource::Snap,
+            category: "facility".into(),
+            place: EventPlace {
+                building_id: None,
+                unit: None,
+                text: "东门".into(),
+                lat: None,
+                lon: None,
+            },
+            description: "路灯不亮".into(),
+            photos: Vec::new(),
+            household_id: None,
+            parties: Vec::new(),
+        }
+    }
+
+    /// The changes `from` made that `to` has just imported, as the hub would hand them over.
+    fn made_by(from: &Store) -> Vec<(String, String, Vec<u8>)> {
+        let actor = from.actor_id();
+        let mut out = Vec::new();
+        for d in from.export_all().unwrap().docs {
+            for c in d.changes {
+                let change = crate::docs::decode_change(&c).unwrap();
+                if change.actor_id().to_hex_string() == actor {
+                    out.push((d.id.clone(), d.kind.clone(), c));
+                }
+            }
+        }
+        out
+    }
+
+    fn received(v: &[(String, String, Vec<u8>)]) -> Vec<ReceivedChange<'_>> {
+        v.iter()
+            .map(|(id, kind, bytes)| ReceivedChange {
+                doc_id: id,
+                kind,
+                bytes,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lists_keep_to_the_grids_they_are_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "office", "office", &[]);
+        s.load_roster(&demo::roster(2, 3, 2026)).unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut rng = Rng::new(5);
+        for g in ["g1", "g2"] {
+            let h = &s.grid_households(g).unwrap()[0];
+            s.record_visit(&demo::visit(&mut rng, &h.id, now - 3_600_000))
+                .unwrap();
+            s.report_event(&snap(g)).unwrap();
+        }
+        let g2 = ["g2".to_string()];
+        let none: [String; 0] = [];
+        assert_eq!(s.office_events(None, None).unwrap().len(), 2);
+        let only = s.office_events(None, Some(&g2)).unwrap();
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].grid_id, "g2");
+        assert!(s.office_events(None, Some(&none)).unwrap().is_empty());
+        let v = s.visits_between(0, i64::MAX, Some(&g2)).unwrap();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].grid_id, "g2");
+        assert_eq!(
+            s.worker_coverage(0, i64::MAX, Some(&g2)).unwrap()[0].visits,
+            1
+        );
+        assert_eq!(s.find_households("", None, 100).unwrap().len(), 6);
+        let hs = s.find_households("", Some(&g2), 100).unwrap();
+        assert_eq!(hs.len(), 3);
+        assert!(hs.iter().all(|h| h.grid_id == "g2"));
+        // A limit counts only what the grids allow.
+        assert_eq!(
+            s.find_households("", Some(&g2), 2).unwrap()[0].grid_id,
+            "g2"
+        );
+    }
+
+    #[test]
+    fn arrivals_name_the_visits_needs_and_events_a_phone_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let office = store(&dir, "office", "office", &[]);
+        office.load_roster(&demo::roster(2, 3, 2026)).unwrap();
+        let worker = store(&dir, "worker", "grid_worker", &["g1"]);
+        worker.import(&office.export_all().unwrap()).unwrap();
+        // An event the office registered earlier and the worker will handle.
+        let older = office.report_event(&snap("g1")).unwrap();
+        office
+            .step_event(
+                &older.id,
+                Action::Dispatch,
+                &StepInput {
+                    assignee: Some("worker".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        worker.import(&office.export_all().unwrap()).unwrap();
+        // The worker's day: a visit with a need, a new snap report, the older event handled.
+        let h = &worker.grid_households("g1").unwrap()[0];
+        let mut v = demo::visit(
+            &mut Rng::new(1),
+            &h.id,
+            chrono::Utc::now().timestamp_millis() - 3_600_000,
+        );
+        v.needs = vec![NeedInput {
+            category: "房屋维修".into(),
+            description: "屋顶漏水".into(),
+            urgency: crate::model::Urgency::Normal,
+            due_ms: None,
+        }];
+        let visit = worker.record_visit(&v).unwrap();
+        let fresh = worker.report_event(&snap("g1")).unwrap();
+        worker
+            .step_event(&older.id, Action::Handle, &StepInput::default())
+            .unwrap();
+        office.import(&worker.export_all().unwrap()).unwrap();
+        let changes = made_by(&worker);
+        let a = office.arrivals(&received(&changes), None).unwrap();
+        assert_eq!(a.visits.len(), 1);
+        assert_eq!(a.visits[0].id, visit.id);
+        assert_eq!(a.needs.len(), 1);
+        assert_eq!(a.needs[0].description, "屋顶漏水");
+        assert_eq!(a.new_events.len(), 1);
+        assert_eq!(a.new_events[0].id, fresh.id);
+        assert_eq!(a.updated_events.len(), 1);
+        assert_eq!(a.updated_events[0].id, older.id);
+        assert_eq!(a.undecodable, 0);
+        // Another grid's staff sees none of it; a damaged change is counted, not fatal.
+        let g2 = ["g2".to_string()];
+        let mut bad = received(&changes);
+        bad.push(ReceivedChange {
+            doc_id: "x",
+            kind: "event",
+            bytes: b"not a change",
+        });
+        let a = office.arrivals(&bad, Some(&g2)).unwrap();
+        assert!(a.visits.is_empty() && a.needs.is_empty());
+        assert!(a.new_events.is_empty() && a.updated_events.is_empty());
+        assert_eq!(a.undecodable, 1);
     }
 }

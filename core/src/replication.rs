@@ -271,6 +271,22 @@ impl Store {
         Ok(applied)
     }
 
+    /// The last position of the server's sequence this replica has applied (0 before the first
+    /// sync). The office console uses it to know how far the office replica has caught up.
+    pub fn sync_cursor(&self) -> Result<u64> {
+        self.db.read(|c| {
+            Ok(c.query_row(
+                "SELECT value FROM meta WHERE key = 'sync_cursor'",
+                [],
+                |r| r.get::<_, Vec<u8>>(0),
+            )
+            .optional()?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+        })
+    }
+
     /// Whether every local change has been acknowledged by the server.
     pub fn everything_uploaded(&self) -> Result<bool> {
         self.db.read(|c| {

@@ -102,7 +102,7 @@ async fn main() {
 
     let staff = StaffDb::open(&data.join("staff.db")).unwrap();
     staff
-        .set_staff("bench", StaffRole::Office, "bench-password")
+        .set_staff("bench", StaffRole::Office, &[], "bench-password")
         .unwrap();
     let token = staff
         .create_session("bench", chrono::Utc::now().timestamp_millis())

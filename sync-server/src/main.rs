@@ -15,7 +15,9 @@ const USAGE: &str = "usage:
                          [--scope a,b] [--valid-hours N] [--data-dir DIR] [--store …]
   gridwalk-server revoke --device ID [--data-dir DIR] [--store …]
   gridwalk-server demo   [--addr HOST:PORT] [--data-dir DIR]
-  gridwalk-server staff-add --user NAME --role office|grid_leader --password-stdin [--data-dir DIR]
+  gridwalk-server staff-add --user NAME --role office|grid_leader|grid_worker [--scope g1,g2]
+                         --password-stdin [--data-dir DIR]
+                         (grid roles need --scope: the grids they see; building leads use the app)
 environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY, GRIDWALK_STORE
 (flags win over the environment; defaults: 127.0.0.1:7878, ./data, plain HTTP, SQLite in the
 data directory)";
@@ -147,14 +149,14 @@ fn main() -> ExitCode {
             .check_known(&["device", "data-dir", "store"])
             .map(|()| revoke(&args)),
         "staff-add" => args
-            .check_known(&["user", "role", "password-stdin", "data-dir"])
+            .check_known(&["user", "role", "scope", "password-stdin", "data-dir"])
             .and_then(
                 |()| match (args.get("user", None), args.get("role", None)) {
                     (Some(u), Some(r)) if args.get("password-stdin", None).is_some() => Ok((u, r)),
                     _ => Err("staff-add needs --user, --role and --password-stdin".into()),
                 },
             )
-            .map(|(user, role)| staff_add(&args.data_dir(), &user, &role)),
+            .map(|(user, role)| staff_add(&args, &user, &role)),
         other => Err(format!("unknown command {other}")),
     };
     match outcome {
@@ -278,11 +280,16 @@ fn revoke(args: &Args) -> Result<()> {
 }
 
 /// Creates or updates a staff account; the password is the first line of standard input.
-fn staff_add(data_dir: &std::path::Path, user: &str, role: &str) -> Result<()> {
+fn staff_add(args: &Args, user: &str, role: &str) -> Result<()> {
     let mut password = String::new();
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
-    gridwalk_server::console::auth::staff_add(data_dir, user, role, password)?;
+    // `--scope g1,g2`: the grids of a grid role (checked and cleaned by the console).
+    let scope: Vec<String> = args
+        .get("scope", None)
+        .map(|s| s.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    gridwalk_server::console::auth::staff_add(&args.data_dir(), user, role, &scope, password)?;
     println!("staff account {user} saved");
     Ok(())
 }

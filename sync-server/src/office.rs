@@ -4,14 +4,15 @@
 //! `office.key`) and syncs it with the hub in process, through [`HubTransport`], as the office
 //! principal (full scope). Office actions are ordinary store calls (Automerge changes under the
 //! office's actor) followed by [`Office::sync`]; the console reads this store. After devices push,
-//! a debounced background sync keeps it fresh.
+//! a debounced background sync keeps it fresh. An observer ([`Office::on_synced`]) hears of
+//! every sync that brought something, so the console can tell when things arrived.
 
 use std::future::Future;
 use std::io::Write;
 use std::path::Path;
 use std::pin::pin;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use gridwalk_core::Store;
@@ -67,12 +68,17 @@ impl Transport for HubTransport {
     }
 }
 
+/// Hears of an office sync that received changes: the hub position the office replica has now
+/// applied, and the sync's report. Runs on the syncing thread, in sync order; must be quick.
+pub type SyncObserver = Box<dyn Fn(u64, &SyncReport) + Send + Sync>;
+
 /// The office peer.
 pub struct Office {
     store: Store,
     transport: HubTransport,
     /// One office sync at a time.
     syncing: Mutex<()>,
+    observer: OnceLock<SyncObserver>,
 }
 
 impl Office {
@@ -87,6 +93,7 @@ impl Office {
             store,
             transport: HubTransport { hub, principal },
             syncing: Mutex::new(()),
+            observer: OnceLock::new(),
         })
     }
 
@@ -96,13 +103,26 @@ impl Office {
         &self.store
     }
 
+    /// Sets the observer of syncs that received something; false when one is already set.
+    pub fn on_synced(&self, f: SyncObserver) -> bool {
+        self.observer.set(f).is_ok()
+    }
+
     /// Syncs the office store with the hub (blocking: call it off the async threads).
     pub fn sync(&self) -> Result<SyncReport> {
         let _one = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         let cancel = AtomicBool::new(false);
         let fut = gridwalk_core::sync::sync(&self.store, &self.transport, &|_| {}, &cancel);
         match run_ready(fut) {
-            Some(Ok(report)) => Ok(report),
+            Some(Ok(report)) => {
+                if report.changes_down > 0
+                    && let Some(observe) = self.observer.get()
+                {
+                    // Still under the sync lock, so observers hear of syncs in order.
+                    observe(self.store.sync_cursor()?, &report);
+                }
+                Ok(report)
+            }
             Some(Err(e)) => Err(Error::Internal(format!("office sync: {e}"))),
             None => Err(Error::Internal("office sync did not complete".into())),
         }

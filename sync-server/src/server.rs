@@ -119,7 +119,11 @@ pub async fn start(config: Config) -> Result<Server> {
             office.clone(),
             blobs.clone(),
         );
-        Arc::new(blocking(move || crate::console::Console::open(&dir, hub, office, blobs)).await?)
+        let https = config.tls.is_some();
+        Arc::new(
+            blocking(move || crate::console::Console::open(&dir, hub, office, blobs, https))
+                .await?,
+        )
     };
     let nudge = Arc::new(Notify::new());
     let state = AppState {

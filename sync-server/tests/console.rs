@@ -1,6 +1,9 @@
-//! The office console over HTTP: login, sessions, CSRF, roles, roster import, exports, reveal
-//! and escaping. (The browser story is in `tests/e2e`, run by `scripts/test-console.sh`.)
+//! The office console over HTTP: login, sessions, CSRF, roles and grid scopes, what arrived
+//! since the clerk's mark, roster import, exports, reveal and escaping. (The browser story is in
+//! `tests/e2e`, run by `scripts/test-console.sh`.)
 #![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
 
 use std::io::Cursor;
 use std::path::Path;
@@ -9,9 +12,10 @@ use calamine::{Data, Reader, Xlsx};
 use gridwalk_core::demo::{self, Rng};
 use gridwalk_core::events::{EventInput, EventPlace, EventSource};
 use gridwalk_core::{HouseholdPatch, ResidentInput};
-use gridwalk_server::console::auth::{COOKIE, SESSION_TTL_MS, StaffDb, StaffRole};
+use gridwalk_server::console::auth::{COOKIE, SESSION_TTL_MS, StaffDb, StaffRole, staff_add};
 use gridwalk_server::console::import::{parse_roster, read_csv};
-use gridwalk_server::{Config, Server, start};
+use gridwalk_server::policy::Role;
+use gridwalk_server::{Config, Server, TlsFiles, start};
 use reqwest::redirect::Policy;
 
 const PASSWORD: &str = "correct horse battery";
@@ -35,10 +39,10 @@ async fn office(dir: &Path) -> Office {
     o.store().load_roster(&demo::roster(2, 6, 2026)).unwrap();
     let staff = StaffDb::open(&data.join("staff.db")).unwrap();
     staff
-        .set_staff("clerk", StaffRole::Office, PASSWORD)
+        .set_staff("clerk", StaffRole::Office, &[], PASSWORD)
         .unwrap();
     staff
-        .set_staff("leader", StaffRole::GridLeader, PASSWORD)
+        .set_staff("leader", StaffRole::GridLeader, &["g1".into()], PASSWORD)
         .unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
@@ -93,6 +97,11 @@ impl Office {
             .unwrap()
             .to_string();
         assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        // Plain HTTP: a Secure cookie would never come back.
+        assert_eq!(
+            cookie.contains("Secure"),
+            self.server.base_url().starts_with("https")
+        );
         let v = cookie.split(';').next()?.split_once('=')?.1.to_string();
         Some(v)
     }
@@ -638,4 +647,628 @@ async fn hostile_strings_are_escaped_on_every_page() {
     }
     let (_, page) = o.get(&token, &format!("/console/events/{}", e.id)).await;
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+/// A snap report of `grid` with one photo, registered on the office replica.
+fn event_with_photo(o: &Office, grid: &str, seed: u8) -> (String, String) {
+    let s = o.server.office();
+    let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    jpeg.extend_from_slice(&[seed; 64]);
+    let hash = s.store().add_photo(&jpeg).unwrap();
+    let mut input = event(grid, &format!("{grid} 的井盖破损"));
+    input.photos = vec![hash.clone()];
+    (s.store().report_event(&input).unwrap().id, hash)
+}
+
+#[tokio::test]
+async fn a_grid_leader_sees_and_acts_on_only_their_grids() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(dir.path()).await;
+    let s = o.server.office();
+    let (mine, my_photo) = event_with_photo(&o, "g1", 1);
+    let (theirs, their_photo) = event_with_photo(&o, "g2", 2);
+    let h1 = s.store().grid_households("g1").unwrap()[0].clone();
+    let h2 = s.store().grid_households("g2").unwrap()[0].clone();
+    let r2 = s
+        .store()
+        .add_resident(
+            &h2.id,
+            &ResidentInput {
+                name: "李桂兰".into(),
+                gender: gridwalk_core::Gender::Female,
+                birth_date: Some("1948-05-02".into()),
+                id_number: None,
+                phone: Some("13900139000".into()),
+                ethnicity: None,
+                relation: "户主".into(),
+                employment: None,
+                working_away: false,
+                work_place: None,
+                moved_in: None,
+            },
+        )
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut rng = Rng::new(9);
+    for h in [&h1, &h2] {
+        s.store()
+            .record_visit(&demo::visit(&mut rng, &h.id, now - 3_600_000))
+            .unwrap();
+    }
+    let token = o.login("leader", PASSWORD).await.unwrap();
+    let csrf = o.csrf(&token).await;
+
+    // The board and its grid filter know only g1.
+    let (status, board) = o.get(&token, "/console/board").await;
+    assert_eq!(status, 200);
+    assert!(board.contains(&format!("/console/events/{mine}")));
+    assert!(!board.contains(&theirs));
+    assert!(!board.contains("value=\"g2\""));
+    assert!(
+        !board.contains("/console/devices"),
+        "office-only pages are not offered"
+    );
+    assert_eq!(o.get(&token, "/console/board?grid=g2").await.0, 403);
+    // Another grid's event, its photo and its actions are "not found", and nothing changes.
+    assert_eq!(
+        o.get(&token, &format!("/console/events/{mine}")).await.0,
+        200
+    );
+    assert_eq!(
+        o.get(&token, &format!("/console/events/{theirs}")).await.0,
+        404
+    );
+    assert_eq!(
+        o.get(&token, &format!("/console/photos/{my_photo}"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        o.get(&token, &format!("/console/photos/{their_photo}"))
+            .await
+            .0,
+        404
+    );
+    let (status, _) = o
+        .post(
+            &token,
+            &format!("/console/events/{theirs}/act"),
+            &[("csrf", &csrf), ("action", "close"), ("note", "越权结案")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        s.store().event(&theirs).unwrap().event.state.as_str(),
+        "registered"
+    );
+    assert!(
+        !o.staff
+            .audit_log(20)
+            .unwrap()
+            .iter()
+            .any(|a| a.target == theirs)
+    );
+    // Households: the list, the page and a reveal keep to g1; no access-log entry is written.
+    let (_, list) = o.get(&token, "/console/households").await;
+    assert!(list.contains(&h1.address) && !list.contains(&h2.address));
+    let (_, found) = o
+        .get(
+            &token,
+            &format!("/console/households?q={}", url_encode("李")),
+        )
+        .await;
+    assert!(!found.contains(&h2.address));
+    assert_eq!(
+        o.get(&token, &format!("/console/households/{}", h1.id))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        o.get(&token, &format!("/console/households/{}", h2.id))
+            .await
+            .0,
+        404
+    );
+    let (status, page) = o
+        .post(
+            &token,
+            &format!("/console/households/{}/reveal", h2.id),
+            &[
+                ("csrf", &csrf),
+                ("resident_id", &r2.id),
+                ("field", "phone"),
+                ("purpose", "紧急联系"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+    assert!(!page.contains("13900139000"));
+    assert!(s.store().access_log().unwrap().is_empty());
+    // Coverage and exports count g1 only.
+    let (_, coverage) = o.get(&token, "/console/coverage").await;
+    assert!(!coverage.contains(&h2.address));
+    assert!(!coverage.contains("<td>g2</td>"));
+    let sheet = |bytes: Vec<u8>| {
+        let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+        wb.worksheet_range_at(0).unwrap().unwrap()
+    };
+    let (_, bytes) = o.get_bytes(&token, "/console/export/events.xlsx").await;
+    let r = sheet(bytes);
+    assert_eq!(r.height(), 2, "header and the g1 event");
+    assert_eq!(r.get((1, 0)), Some(&Data::String(mine.clone())));
+    let (_, bytes) = o.get_bytes(&token, "/console/export/visits.xlsx").await;
+    let r = sheet(bytes);
+    assert_eq!(r.height(), 2, "header and the g1 visit");
+    assert_eq!(r.get((1, 2)), Some(&Data::String(h1.address.clone())));
+    let (_, bytes) = o.get_bytes(&token, "/console/export/coverage.xlsx").await;
+    assert_eq!(sheet(bytes).height(), 2, "header and g1");
+    // The office still sees both grids.
+    let clerk = o.login("clerk", PASSWORD).await.unwrap();
+    let (_, board) = o.get(&clerk, "/console/board").await;
+    assert!(board.contains(&mine) && board.contains(&theirs));
+    assert_eq!(
+        o.get(&clerk, &format!("/console/photos/{their_photo}"))
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_grid_worker_account_may_escalate_but_not_dispatch_or_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(dir.path()).await;
+    o.staff
+        .set_staff("worker", StaffRole::GridWorker, &["g1".into()], PASSWORD)
+        .unwrap();
+    let e = o
+        .server
+        .office()
+        .store()
+        .report_event(&event("g1", "垃圾堆放"))
+        .unwrap();
+    let token = o.login("worker", PASSWORD).await.unwrap();
+    let csrf = o.csrf(&token).await;
+    let (_, page) = o.get(&token, &format!("/console/events/{}", e.id)).await;
+    assert!(page.contains("do-escalate") && !page.contains("do-dispatch"));
+    let path = format!("/console/events/{}/act", e.id);
+    for action in ["dispatch", "close"] {
+        let (status, _) = o
+            .post(
+                &token,
+                &path,
+                &[("csrf", &csrf), ("action", action), ("note", "x")],
+            )
+            .await;
+        assert_eq!(status, 403, "{action}");
+    }
+    let (status, _) = o
+        .post(
+            &token,
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "escalate"),
+                ("note", "需社区协调"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(o.get(&token, "/console/devices").await.0, 403);
+}
+
+#[tokio::test]
+async fn staff_scope_is_stored_with_the_account_and_checked_for_its_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let g = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // A grid role needs grids; the office takes none; building leads have no console account.
+    assert!(staff_add(&data, "a", "grid_leader", &[], PASSWORD).is_err());
+    assert!(staff_add(&data, "a", "grid_leader", &g(&[" ", ""]), PASSWORD).is_err());
+    assert!(staff_add(&data, "a", "office", &g(&["g1"]), PASSWORD).is_err());
+    let lead = staff_add(&data, "a", "building_lead", &g(&["b1"]), PASSWORD).unwrap_err();
+    assert!(lead.to_string().contains("phone"), "{lead}");
+    staff_add(
+        &data,
+        "a",
+        "grid_leader",
+        &g(&["g2", " g1", "g2"]),
+        PASSWORD,
+    )
+    .unwrap();
+    let db = StaffDb::open(&data.join("staff.db")).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let t = db.create_session("a", now).unwrap();
+    let staff = db.session(&t, now).unwrap().unwrap();
+    assert_eq!(staff.role, StaffRole::GridLeader);
+    assert_eq!(staff.scope, vec!["g1", "g2"]);
+    assert_eq!(
+        staff.grids(),
+        Some(&["g1".to_string(), "g2".to_string()][..])
+    );
+    assert!(staff.sees_grid("g2") && !staff.sees_grid("g3"));
+    // Saving the account again with other grids takes effect at the next login.
+    staff_add(&data, "a", "grid_leader", &g(&["g3"]), PASSWORD).unwrap();
+    let t = db.create_session("a", now).unwrap();
+    assert_eq!(db.session(&t, now).unwrap().unwrap().scope, vec!["g3"]);
+    staff_add(&data, "boss", "office", &[], PASSWORD).unwrap();
+    let t = db.create_session("boss", now).unwrap();
+    assert_eq!(db.session(&t, now).unwrap().unwrap().grids(), None);
+}
+
+/// The staff.db layout before versioning (user_version 0), as the first console created it.
+const STAFF_DB_V1: &str = "
+    CREATE TABLE staff (username TEXT PRIMARY KEY, role TEXT NOT NULL, pw_hash TEXT NOT NULL,
+        created_ms INTEGER NOT NULL);
+    CREATE TABLE sessions (token_hash BLOB PRIMARY KEY,
+        username TEXT NOT NULL REFERENCES staff (username) ON DELETE CASCADE,
+        csrf TEXT NOT NULL, expires_ms INTEGER NOT NULL);
+    CREATE TABLE login_failures (username TEXT NOT NULL, at_ms INTEGER NOT NULL);
+    CREATE INDEX login_failures_name ON login_failures (username, at_ms);
+    CREATE TABLE audit (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, username TEXT NOT NULL,
+        action TEXT NOT NULL, target TEXT NOT NULL);
+    INSERT INTO staff VALUES ('old-leader', 'grid_leader', 'x', 1);
+    INSERT INTO audit (at_ms, username, action, target) VALUES (1, 'old-leader', 'login', '-');
+";
+
+/// Every table's and index's columns as (table, column, type, not null, default, pk).
+fn schema_of(path: &Path) -> Vec<(String, String, String, bool, Option<String>, i64)> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let names: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut out = Vec::new();
+    for n in names {
+        let mut stmt = c
+            .prepare(&format!(
+                "SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info('{n}')"
+            ))
+            .unwrap();
+        let cols = stmt
+            .query_map([], |r| {
+                Ok((
+                    n.clone(),
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                ))
+            })
+            .unwrap();
+        out.extend(cols.map(Result::unwrap));
+        out.push((n, String::new(), String::new(), false, None, -1));
+    }
+    out
+}
+
+#[test]
+fn an_unversioned_staff_db_upgrades_to_the_fresh_schema_and_its_grid_accounts_see_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.db");
+    rusqlite::Connection::open(&old)
+        .unwrap()
+        .execute_batch(STAFF_DB_V1)
+        .unwrap();
+    let db = StaffDb::open(&old).unwrap();
+    let fresh = dir.path().join("fresh.db");
+    drop(StaffDb::open(&fresh).unwrap());
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+    let version = |p: &Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(version(&old), version(&fresh));
+    // Kept: the account and the audit trail. Its grids were never set, so it sees nothing
+    // (never everything) until the office saves it with --scope.
+    assert_eq!(db.audit_log(5).unwrap().len(), 1);
+    let now = chrono::Utc::now().timestamp_millis();
+    let t = db.create_session("old-leader", now).unwrap();
+    let staff = db.session(&t, now).unwrap().unwrap();
+    assert_eq!(staff.grids(), Some(&[][..]));
+    assert!(!staff.sees_grid("g1"));
+    // Opening again changes nothing.
+    drop(db);
+    drop(StaffDb::open(&old).unwrap());
+    assert_eq!(schema_of(&old), schema_of(&fresh));
+}
+
+/// The self-signed certificate of a TLS server in `dir`.
+fn tls_files(dir: &Path) -> TlsFiles {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), cert.signing_key.serialize_pem()).unwrap();
+    TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    }
+}
+
+#[tokio::test]
+async fn over_https_the_session_cookie_is_secure_httponly_and_strict() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let server = start(Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data.clone(),
+        tls: Some(tls_files(dir.path())),
+        store: None,
+    })
+    .await
+    .unwrap();
+    assert!(server.base_url().starts_with("https://"));
+    let staff = StaffDb::open(&data.join("staff.db")).unwrap();
+    staff
+        .set_staff("clerk", StaffRole::Office, &[], PASSWORD)
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .tls_danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let o = Office {
+        server,
+        staff,
+        client,
+    };
+    // `login` checks HttpOnly, SameSite=Strict and Secure (the server is HTTPS).
+    let token = o.login("clerk", PASSWORD).await.unwrap();
+    let csrf = o.csrf(&token).await;
+    let resp = o
+        .client
+        .post(o.url("/console/logout"))
+        .header("cookie", format!("{COOKIE}={token}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[("csrf", &csrf)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 303);
+    let cleared = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.contains("Max-Age=0") && cleared.contains("; Secure"),
+        "{cleared}"
+    );
+    assert!(cleared.contains("HttpOnly") && cleared.contains("SameSite=Strict"));
+}
+
+/// The "自 … 以来" line of the today page.
+fn since_line(page: &str) -> &str {
+    let at = page.find("id=\"since-line\"").unwrap();
+    &page[at..at + page[at..].find("</p>").unwrap()]
+}
+
+/// The hub position the today page's "mark as seen" form carries.
+fn mark_upto(page: &str) -> String {
+    let at = page.find("name=\"upto\" value=\"").unwrap() + 19;
+    page[at..at + page[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn today_lists_what_phones_synced_since_the_clerks_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(dir.path()).await;
+    o.staff
+        .set_staff("leader2", StaffRole::GridLeader, &["g2".into()], PASSWORD)
+        .unwrap();
+    o.server.office_sync().await.unwrap();
+    let worker = common::phone(
+        &o.server,
+        dir.path(),
+        "worker-1",
+        Role::GridWorker,
+        &["g1"],
+        None,
+    )
+    .await;
+    worker.sync().await.unwrap();
+    let clerk = o.login("clerk", PASSWORD).await.unwrap();
+    let (_, page) = o.get(&clerk, "/console/today").await;
+    // The log of office syncs began when this server first opened the console.
+    assert!(
+        since_line(&page).contains("办公台开始记录同步时间"),
+        "{}",
+        since_line(&page)
+    );
+    assert!(page.contains("没有新同步的内容"));
+    assert!(!page.contains("mark-seen"), "nothing to mark yet");
+
+    // The worker's afternoon: a visit with a need, a snap report and a dispute.
+    let h = worker.store.grid_households("g1").unwrap()[0].clone();
+    let mut v = common::visit(&mut Rng::new(4), &h.id);
+    v.needs = vec![gridwalk_core::NeedInput {
+        category: "房屋维修".into(),
+        description: "卫生间漏水到楼下".into(),
+        urgency: gridwalk_core::Urgency::Normal,
+        due_ms: None,
+    }];
+    worker.store.record_visit(&v).unwrap();
+    let snap = worker
+        .store
+        .report_event(&event("g1", "单元门禁损坏"))
+        .unwrap();
+    let mut d = event("g1", "邻里噪音纠纷");
+    d.source = EventSource::Dispute;
+    d.parties = vec!["301 住户".into(), "401 住户".into()];
+    let dispute = worker.store.report_event(&d).unwrap();
+    // The office registers something itself: not an arrival.
+    let own = o
+        .server
+        .office()
+        .store()
+        .report_event(&event("g1", "办公室自己登记"))
+        .unwrap();
+    worker.sync().await.unwrap();
+    o.server.office_sync().await.unwrap();
+
+    let (status, page) = o.get(&clerk, "/console/today").await;
+    assert_eq!(status, 200);
+    for needle in [
+        h.address.as_str(),
+        "卫生间漏水到楼下",
+        &snap.id,
+        &dispute.id,
+        "worker-1",
+    ] {
+        assert!(page.contains(needle), "today lacks {needle}");
+    }
+    assert!(
+        !page.contains(&own.id),
+        "the office's own event is not an arrival"
+    );
+    assert!(
+        !page.contains("时间不详"),
+        "every change has its office sync time"
+    );
+    // A grid leader of g2 sees none of it; the g1 leader sees it all.
+    let other = o.login("leader2", PASSWORD).await.unwrap();
+    let (_, page2) = o.get(&other, "/console/today").await;
+    assert!(!page2.contains(&snap.id) && !page2.contains(&h.address));
+    assert!(since_line(&page2).contains("仅您负责的网格"));
+    let leader = o.login("leader", PASSWORD).await.unwrap();
+    assert!(o.get(&leader, "/console/today").await.1.contains(&snap.id));
+
+    // The clerk marks it all as seen: the page starts from there, for this clerk only.
+    let csrf = o.csrf(&clerk).await;
+    let upto = mark_upto(&page);
+    let too_far = (upto.parse::<u64>().unwrap() + 1000).to_string();
+    let (status, _) = o
+        .post(
+            &clerk,
+            "/console/today/seen",
+            &[("csrf", &csrf), ("upto", &too_far)],
+        )
+        .await;
+    assert_eq!(status, 400, "a mark past what the office holds");
+    let (status, _) = o
+        .post(
+            &clerk,
+            "/console/today/seen",
+            &[("csrf", "wrong"), ("upto", &upto)],
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = o
+        .post(
+            &clerk,
+            "/console/today/seen",
+            &[("csrf", &csrf), ("upto", &upto)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = o.get(&clerk, "/console/today").await;
+    assert!(
+        since_line(&page).contains("您上次标为已阅"),
+        "{}",
+        since_line(&page)
+    );
+    assert!(page.contains("没有新同步的内容") && !page.contains(&snap.id));
+    assert!(o.get(&leader, "/console/today").await.1.contains(&snap.id));
+    // "Today" still shows the day's arrivals; marking an older position later changes nothing.
+    assert!(
+        o.get(&clerk, "/console/today?since=today")
+            .await
+            .1
+            .contains(&snap.id)
+    );
+    let (status, _) = o
+        .post(
+            &clerk,
+            "/console/today/seen",
+            &[("csrf", &csrf), ("upto", "1")],
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert!(!o.get(&clerk, "/console/today").await.1.contains(&snap.id));
+
+    // The office dispatches the snap; the worker handles it and visits again: only the new
+    // visit and the step appear, the handled snap under "事件进展".
+    let s = o.server.office();
+    s.store()
+        .step_event(
+            &snap.id,
+            gridwalk_core::events::Action::Dispatch,
+            &gridwalk_core::events::StepInput {
+                assignee: Some("worker-1".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    o.server.office_sync().await.unwrap();
+    worker.sync().await.unwrap();
+    worker
+        .store
+        .step_event(
+            &snap.id,
+            gridwalk_core::events::Action::Handle,
+            &gridwalk_core::events::StepInput {
+                note: "已修复门禁".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let h2 = worker.store.grid_households("g1").unwrap()[1].clone();
+    worker
+        .store
+        .record_visit(&common::visit(&mut Rng::new(5), &h2.id))
+        .unwrap();
+    worker.sync().await.unwrap();
+    o.server.office_sync().await.unwrap();
+    let (_, page) = o.get(&clerk, "/console/today").await;
+    assert!(page.contains(&h2.address), "the new visit");
+    assert!(!page.contains("卫生间漏水到楼下"), "the old need was seen");
+    let progress =
+        &page[page.find("<h2>事件进展</h2>").unwrap()..page.find("<h2>困难需求</h2>").unwrap()];
+    assert!(progress.contains(&snap.id) && progress.contains("已处置"));
+    assert!(!page.contains(&dispute.id));
+    let audit = o.staff.audit_log(20).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "today-seen" && a.target == upto)
+    );
+}
+
+#[test]
+fn the_office_sync_log_turns_times_into_hub_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StaffDb::open(&dir.path().join("staff.db")).unwrap();
+    let h = 3_600_000;
+    // Before the log starts, a time maps to position 0.
+    assert_eq!(db.hub_seq_before(5 * h).unwrap(), (0, 5 * h));
+    db.start_sync_log(40, 10 * h).unwrap();
+    db.start_sync_log(99, 11 * h).unwrap();
+    db.log_office_sync(45, 12 * h, 3).unwrap();
+    db.log_office_sync(52, 14 * h, 7).unwrap();
+    db.log_office_sync(52, 15 * h, 7).unwrap();
+    // A time before the log: the log's start, and the page says so by the later time.
+    assert_eq!(db.hub_seq_before(9 * h).unwrap(), (40, 10 * h));
+    assert_eq!(db.hub_seq_before(13 * h).unwrap(), (45, 13 * h));
+    assert_eq!(db.hub_seq_before(20 * h).unwrap(), (52, 20 * h));
+    let syncs = db.office_syncs(40, 52).unwrap();
+    assert_eq!(
+        syncs
+            .iter()
+            .map(|s| (s.hub_seq, s.changes))
+            .collect::<Vec<_>>(),
+        vec![(45, 3), (52, 7)]
+    );
+    // Marks only move forward.
+    assert_eq!(db.seen_mark("clerk").unwrap(), None);
+    db.set_staff("clerk", StaffRole::Office, &[], PASSWORD)
+        .unwrap();
+    db.set_seen_mark("clerk", 45, 12 * h).unwrap();
+    db.set_seen_mark("clerk", 41, 13 * h).unwrap();
+    let m = db.seen_mark("clerk").unwrap().unwrap();
+    assert_eq!((m.hub_seq, m.at_ms), (45, 12 * h));
 }

@@ -1,11 +1,19 @@
 //! Staff accounts, sessions, CSRF tokens and the audit trail of staff actions.
 //!
 //! Accounts live in `staff.db` in the data directory (plain SQLite: it holds only Argon2id
-//! hashes, session-token hashes and the audit trail, no residents' data). A login gives a random
-//! session token in an `HttpOnly; SameSite=Strict` cookie (only its SHA-256 is stored) that
-//! expires after [`SESSION_TTL_MS`], and a per-session CSRF token every POST form must carry.
-//! Five failed logins for one name within 15 minutes block that name for the rest of the window.
-//! The audit trail names the staff member, the action and the record id; never personal data.
+//! hashes, session-token hashes, the audit trail, each clerk's "seen up to" mark and the log of
+//! office syncs; no residents' data). A login gives a random session token in an
+//! `HttpOnly; SameSite=Strict` cookie, `Secure` too when the server runs HTTPS (only its
+//! SHA-256 is stored), that expires after [`SESSION_TTL_MS`], and a per-session CSRF token every
+//! POST form must carry. Five failed logins for one name within 15 minutes block that name for
+//! the rest of the window. The audit trail names the staff member, the action and the record id;
+//! never personal data.
+//!
+//! Staff have the device roles' names and scopes: the office sees the whole community; a grid
+//! leader or grid worker only the grids stored with their account ([`Staff::grids`]), which
+//! every page and action enforces on the server. Building leads get no console account: they are
+//! resident volunteers who file and follow their reports on the phone, and the console's pages
+//! are about households and residents they must not see.
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -18,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::html;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::Deserialize;
 
 use super::{ConsoleState, Fail, Page, blocking, layout, now_ms};
@@ -39,10 +47,14 @@ const MIN_PASSWORD_CHARS: usize = 8;
 /// What a staff member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StaffRole {
-    /// 社区办公室: everything, including devices, the roster and staff.
+    /// 社区办公室: everything, including devices, the roster and staff; every grid.
     Office,
-    /// 网格长: the event loop, lookups, coverage and exports; not devices or the roster.
+    /// 网格长: the event loop, lookups, coverage and exports of their grids; not devices or the
+    /// roster.
     GridLeader,
+    /// 网格员 at the office desk: lookups, coverage and exports of their grids, and the event
+    /// steps a grid worker may take (escalate); not dispatch, verify or close.
+    GridWorker,
 }
 
 impl StaffRole {
@@ -51,6 +63,7 @@ impl StaffRole {
         match self {
             StaffRole::Office => "office",
             StaffRole::GridLeader => "grid_leader",
+            StaffRole::GridWorker => "grid_worker",
         }
     }
 
@@ -59,6 +72,7 @@ impl StaffRole {
         match s {
             "office" => Some(StaffRole::Office),
             "grid_leader" => Some(StaffRole::GridLeader),
+            "grid_worker" => Some(StaffRole::GridWorker),
             _ => None,
         }
     }
@@ -71,11 +85,40 @@ pub struct Staff {
     pub username: String,
     /// Role.
     pub role: StaffRole,
+    /// Grid ids the account works on (empty for the office, which sees every grid).
+    pub scope: Vec<String>,
     /// The session's CSRF token.
     pub csrf: String,
 }
 
 impl Staff {
+    /// The grids this person may see: `None` for the office (every grid), else their scope (an
+    /// empty scope sees nothing). Pass it to every office query.
+    pub fn grids(&self) -> Option<&[String]> {
+        match self.role {
+            StaffRole::Office => None,
+            StaffRole::GridLeader | StaffRole::GridWorker => Some(&self.scope),
+        }
+    }
+
+    /// Whether this person may see records of `grid`.
+    pub fn sees_grid(&self, grid: &str) -> bool {
+        self.grids().is_none_or(|g| g.iter().any(|x| x == grid))
+    }
+
+    /// Answers "not found" for a record of a grid this person may not see: the same answer as
+    /// for a record that does not exist, so ids of other grids cannot be probed.
+    pub fn check_grid(&self, grid: &str, kind: &'static str) -> std::result::Result<(), Fail> {
+        if self.sees_grid(grid) {
+            Ok(())
+        } else {
+            Err(Fail(Error::Core(gridwalk_core::Error::NotFound {
+                kind,
+                id: String::new(),
+            })))
+        }
+    }
+
     /// Refuses a POST whose CSRF token is not this session's.
     pub fn check_csrf(&self, sent: &str) -> std::result::Result<(), Fail> {
         if constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
@@ -139,6 +182,160 @@ fn random_hex<const N: usize>() -> Result<String> {
     Ok(hex::encode(b))
 }
 
+/// The staff database's schema version (`PRAGMA user_version`). Version 1 is the layout before
+/// versioning (user_version 0 with a `staff` table).
+const SCHEMA_VERSION: i64 = 2;
+
+fn prepare(conn: &Connection) -> Result<()> {
+    conn.execute_batch(
+        "
+        -- A crash never leaves a half-written page; readers do not wait for the writer.
+        PRAGMA journal_mode = WAL;
+        -- The CLI (staff-add) may write while the server runs: wait for the lock.
+        PRAGMA busy_timeout = 5000;
+        -- Sessions name an account that exists.
+        PRAGMA foreign_keys = ON;
+        ",
+    )?;
+    Ok(())
+}
+
+/// The latest schema, for a new database.
+fn init(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE staff (
+            username   TEXT PRIMARY KEY,
+            role       TEXT NOT NULL,
+            pw_hash    TEXT NOT NULL,
+            created_ms INTEGER NOT NULL,
+            scope      TEXT NOT NULL DEFAULT '[]'
+        );
+        CREATE TABLE sessions (
+            token_hash BLOB PRIMARY KEY,
+            username   TEXT NOT NULL REFERENCES staff (username) ON DELETE CASCADE,
+            csrf       TEXT NOT NULL,
+            expires_ms INTEGER NOT NULL
+        );
+        CREATE TABLE login_failures (
+            username TEXT NOT NULL,
+            at_ms    INTEGER NOT NULL
+        );
+        CREATE INDEX login_failures_name ON login_failures (username, at_ms);
+        CREATE TABLE audit (
+            seq      INTEGER PRIMARY KEY,
+            at_ms    INTEGER NOT NULL,
+            username TEXT NOT NULL,
+            action   TEXT NOT NULL,
+            target   TEXT NOT NULL
+        );
+        ",
+    )?;
+    create_v2_tables(tx)
+}
+
+/// Tables version 2 added: each clerk's "seen up to" mark on the hub's sequence and the log of
+/// office syncs that received something (see `console::today`).
+fn create_v2_tables(tx: &Transaction<'_>) -> Result<()> {
+    tx.execute_batch(
+        "
+        CREATE TABLE seen_marks (
+            username TEXT PRIMARY KEY REFERENCES staff (username) ON DELETE CASCADE,
+            hub_seq  INTEGER NOT NULL,
+            at_ms    INTEGER NOT NULL
+        );
+        CREATE TABLE office_syncs (
+            hub_seq INTEGER PRIMARY KEY,
+            at_ms   INTEGER NOT NULL,
+            changes INTEGER NOT NULL
+        );
+        CREATE INDEX office_syncs_at ON office_syncs (at_ms);
+        ",
+    )?;
+    Ok(())
+}
+
+/// One step per schema version.
+fn upgrade_from(tx: &Transaction<'_>, version: i64) -> Result<()> {
+    match version {
+        // Staff scope (accounts from before it get none: a grid role sees nothing until the
+        // office sets its grids with staff-add), the seen marks and the office sync log.
+        1 => {
+            tx.execute_batch("ALTER TABLE staff ADD COLUMN scope TEXT NOT NULL DEFAULT '[]';")?;
+            create_v2_tables(tx)
+        }
+        v => Err(Error::Internal(format!(
+            "staff database version {v} has no upgrade path"
+        ))),
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::Internal(format!(
+            "staff.db has schema version {version}, newer than this server ({SCHEMA_VERSION})"
+        )));
+    }
+    if version == 0 {
+        let unversioned: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'staff')",
+            [],
+            |r| r.get(0),
+        )?;
+        if unversioned {
+            version = 1;
+        } else {
+            init(&tx)?;
+            version = SCHEMA_VERSION;
+        }
+    }
+    while version < SCHEMA_VERSION {
+        upgrade_from(&tx, version)?;
+        version += 1;
+    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn scope_to_text(scope: &[String]) -> Result<String> {
+    serde_json::to_string(scope).map_err(|e| Error::Internal(format!("scope: {e}")))
+}
+
+fn scope_from_text(s: &str) -> Vec<String> {
+    // A damaged scope is an empty one: the account then sees nothing, never everything.
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Checks a staff account's scope for its role and returns it cleaned (trimmed, sorted, no
+/// duplicates): the office has none, a grid role needs at least one grid id.
+pub fn check_scope(role: StaffRole, scope: &[String]) -> Result<Vec<String>> {
+    let mut clean: Vec<String> = scope
+        .iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    clean.sort();
+    clean.dedup();
+    for id in &clean {
+        crate::policy::check_id("grid", id)?;
+    }
+    match role {
+        StaffRole::Office if !clean.is_empty() => Err(Error::BadRequest(
+            "社区办公室账号看全部网格,不设负责范围(office accounts take no scope)".into(),
+        )),
+        StaffRole::GridLeader | StaffRole::GridWorker if clean.is_empty() => {
+            Err(Error::BadRequest(
+                "网格长、网格员账号须填写负责的网格编号(grid roles need --scope with grid ids)"
+                    .into(),
+            ))
+        }
+        _ => Ok(clean),
+    }
+}
+
 fn check_username(u: &str) -> Result<()> {
     if u.is_empty()
         || u.chars().count() > 64
@@ -150,55 +347,32 @@ fn check_username(u: &str) -> Result<()> {
 }
 
 impl StaffDb {
-    /// Opens (creating if needed) the staff database.
+    /// Opens (creating or upgrading if needed) the staff database.
     pub fn open(path: &Path) -> Result<StaffDb> {
-        let conn = Connection::open(path)?;
-        conn.execute_batch(
-            "
-            -- A crash never leaves a half-written page; readers do not wait for the writer.
-            PRAGMA journal_mode = WAL;
-            -- The CLI (staff-add) may write while the server runs.
-            PRAGMA busy_timeout = 5000;
-            PRAGMA foreign_keys = ON;
-            CREATE TABLE IF NOT EXISTS staff (
-                username   TEXT PRIMARY KEY,
-                role       TEXT NOT NULL,
-                pw_hash    TEXT NOT NULL,
-                created_ms INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS sessions (
-                token_hash BLOB PRIMARY KEY,
-                username   TEXT NOT NULL REFERENCES staff (username) ON DELETE CASCADE,
-                csrf       TEXT NOT NULL,
-                expires_ms INTEGER NOT NULL
-            );
-            CREATE TABLE IF NOT EXISTS login_failures (
-                username TEXT NOT NULL,
-                at_ms    INTEGER NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS login_failures_name ON login_failures (username, at_ms);
-            CREATE TABLE IF NOT EXISTS audit (
-                seq      INTEGER PRIMARY KEY,
-                at_ms    INTEGER NOT NULL,
-                username TEXT NOT NULL,
-                action   TEXT NOT NULL,
-                target   TEXT NOT NULL
-            );
-            ",
-        )?;
+        let mut conn = Connection::open(path)?;
+        prepare(&conn)?;
+        migrate(&mut conn)?;
         Ok(StaffDb {
             conn: Mutex::new(conn),
             dummy: hash_password(&random_hex::<16>()?)?,
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Creates a staff account, or sets a new role and password for an existing one.
-    pub fn set_staff(&self, username: &str, role: StaffRole, password: &str) -> Result<()> {
+    /// Creates a staff account, or sets a new role, scope (grid ids; none for the office) and
+    /// password for an existing one.
+    pub fn set_staff(
+        &self,
+        username: &str,
+        role: StaffRole,
+        scope: &[String],
+        password: &str,
+    ) -> Result<()> {
         check_username(username)?;
+        let scope = check_scope(role, scope)?;
         if password.chars().count() < MIN_PASSWORD_CHARS {
             return Err(Error::BadRequest(format!(
                 "密码至少 {MIN_PASSWORD_CHARS} 个字符"
@@ -207,9 +381,10 @@ impl StaffDb {
         let hash = hash_password(password)?;
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO staff (username, role, pw_hash, created_ms) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (username) DO UPDATE SET role = excluded.role, pw_hash = excluded.pw_hash",
-            params![username, role.as_str(), hash, now_ms()],
+            "INSERT INTO staff (username, role, pw_hash, created_ms, scope) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (username) DO UPDATE
+             SET role = excluded.role, pw_hash = excluded.pw_hash, scope = excluded.scope",
+            params![username, role.as_str(), hash, now_ms(), scope_to_text(&scope)?],
         )?;
         // A new password ends every open session of the account.
         conn.execute("DELETE FROM sessions WHERE username = ?1", [username])?;
@@ -291,19 +466,21 @@ impl StaffDb {
 
     /// The staff member of a live session at `now_ms`.
     pub fn session(&self, token: &str, now_ms: i64) -> Result<Option<Staff>> {
-        let row: Option<(String, String, String)> = self
+        let row: Option<(String, String, String, String)> = self
             .conn()
             .query_row(
-                "SELECT s.username, st.role, s.csrf FROM sessions s JOIN staff st USING (username)
+                "SELECT s.username, st.role, st.scope, s.csrf
+                 FROM sessions s JOIN staff st USING (username)
                  WHERE s.token_hash = ?1 AND s.expires_ms > ?2",
                 params![&sha256(token.as_bytes())[..], now_ms],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        Ok(row.and_then(|(username, role, csrf)| {
+        Ok(row.and_then(|(username, role, scope, csrf)| {
             Some(Staff {
                 username,
                 role: StaffRole::parse(&role)?,
+                scope: scope_from_text(&scope),
                 csrf,
             })
         }))
@@ -346,20 +523,44 @@ impl StaffDb {
     }
 }
 
-/// Creates or updates a staff account in a data directory (the `staff-add` command).
-pub fn staff_add(data_dir: &Path, username: &str, role: &str, password: &str) -> Result<()> {
-    let role = StaffRole::parse(role)
-        .ok_or_else(|| Error::BadRequest("--role must be office or grid_leader".into()))?;
+/// Creates or updates a staff account in a data directory (the `staff-add` command); `scope`
+/// is the grid ids of a grid role, empty for the office.
+pub fn staff_add(
+    data_dir: &Path,
+    username: &str,
+    role: &str,
+    scope: &[String],
+    password: &str,
+) -> Result<()> {
+    let role = StaffRole::parse(role).ok_or_else(|| {
+        Error::BadRequest(if role == "building_lead" {
+            "building leads have no console account: they file and follow their reports on the \
+             phone (--role must be office, grid_leader or grid_worker)"
+                .into()
+        } else {
+            "--role must be office, grid_leader or grid_worker".into()
+        })
+    })?;
     std::fs::create_dir_all(data_dir)?;
-    StaffDb::open(&data_dir.join("staff.db"))?.set_staff(username, role, password)
+    StaffDb::open(&data_dir.join("staff.db"))?.set_staff(username, role, scope, password)
 }
 
 /// Creates the demo's clerk (role office) with a fresh random password; returns the name and
 /// the password to print.
 pub fn demo_clerk(data_dir: &Path) -> Result<(String, String)> {
     let password = random_hex::<6>()?;
-    staff_add(data_dir, "demo-clerk", "office", &password)?;
+    staff_add(data_dir, "demo-clerk", "office", &[], &password)?;
     Ok(("demo-clerk".into(), password))
+}
+
+/// The `Set-Cookie` value carrying session `token` for `max_age_s` seconds (an empty token with
+/// 0 ends it): never readable by scripts, never sent from another site, and over HTTPS never
+/// sent over plain HTTP.
+pub fn cookie_header(token: &str, max_age_s: i64, https: bool) -> String {
+    let secure = if https { "; Secure" } else { "" };
+    format!(
+        "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict{secure}; Max-Age={max_age_s}"
+    )
 }
 
 /// The session token from the request's cookies.
@@ -455,10 +656,7 @@ pub async fn login(State(st): State<ConsoleState>, Form(f): Form<LoginForm>) -> 
     .await?;
     match outcome {
         Ok(token) => {
-            let cookie = format!(
-                "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
-                SESSION_TTL_MS / 1000
-            );
+            let cookie = cookie_header(&token, SESSION_TTL_MS / 1000, st.https());
             Ok((
                 StatusCode::SEE_OTHER,
                 [
@@ -506,10 +704,7 @@ pub async fn logout(
     Ok((
         StatusCode::SEE_OTHER,
         [
-            (
-                header::SET_COOKIE,
-                format!("{COOKIE}=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"),
-            ),
+            (header::SET_COOKIE, cookie_header("", 0, st.https())),
             (header::LOCATION, "/console/login".to_string()),
         ],
     )

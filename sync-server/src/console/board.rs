@@ -3,7 +3,9 @@
 //! The board groups every event by state, with counts, and shows the [`BOARD_PER_STATE`] most
 //! urgent of each column (nearest deadline first; overdue ones marked in colour and in words),
 //! so it answers quickly with 10 000 events. An action is [`gridwalk_core::Store::step_event`]
-//! on the office replica (the core checks role and state) followed by an office sync.
+//! on the office replica (the core checks role and state) followed by an office sync. Staff of
+//! some grids see, open and act on only those grids' events; another grid's event (or its photo)
+//! answers 404 as if it did not exist.
 
 use std::collections::HashMap;
 
@@ -112,19 +114,27 @@ pub async fn board(
 ) -> Page {
     let now = now_ms();
     let grid = q.grid.filter(|g| !g.is_empty());
+    if let Some(g) = &grid
+        && !staff.sees_grid(g)
+    {
+        return Err(Fail(Error::Forbidden(
+            "您只能查看自己负责网格的事件".into(),
+        )));
+    }
     let overdue_only = q.overdue.is_some();
     let c = st.clone();
     let g = grid.clone();
+    let who = staff.clone();
     let (cols, grids, names) = blocking(move || {
         let store = c.office().store();
-        let mut events = store.office_events(None)?;
+        let mut events = store.office_events(None, who.grids())?;
         if let Some(g) = &g {
             events.retain(|e| &e.grid_id == g);
         }
         let grids: Vec<(String, String)> = store
             .places()?
             .into_iter()
-            .filter(|p| p.kind == "grid")
+            .filter(|p| p.kind == "grid" && who.sees_grid(&p.id))
             .map(|p| (p.id, p.name))
             .collect();
         Ok((
@@ -140,7 +150,7 @@ pub async fn board(
         form method="get" action="/console/board" {
             label for="grid" { "网格" }
             select #grid name="grid" {
-                option value="" { "全部网格" }
+                option value="" { @if staff.grids().is_some() { "我负责的全部网格" } @else { "全部网格" } }
                 @for (id, name) in &grids {
                     option value=(id) selected[grid.as_deref() == Some(id.as_str())] { (name) }
                 }
@@ -228,9 +238,12 @@ pub async fn event_page(
 ) -> Page {
     crate::policy::check_id("event", &id).map_err(Fail)?;
     let c = st.clone();
+    let who = staff.clone();
     let (view, names, departments, have_photo) = blocking(move || {
         let store = c.office().store();
         let view = store.event(&id)?;
+        who.check_grid(&view.event.grid_id, "event")
+            .map_err(|f| f.0)?;
         let cats = store.catalogue()?;
         let mut departments: Vec<String> = cats.iter().map(|c| c.department.clone()).collect();
         departments.sort();
@@ -415,7 +428,11 @@ pub async fn act(
     }
     let c = st.clone();
     let (event_id, user) = (id.clone(), staff.username.clone());
+    let who = staff.clone();
     blocking(move || {
+        let grid = c.office().store().event(&event_id)?.event.grid_id;
+        // Another grid's event: refused before anything changes.
+        who.check_grid(&grid, "event").map_err(|f| f.0)?;
         c.office().store().step_event(&event_id, action, &step)?;
         c.staff().audit(&user, action.as_str(), &event_id)?;
         // Into the hub at once, so the phones receive it at their next sync.
@@ -429,17 +446,28 @@ pub async fn act(
     )))
 }
 
-/// `GET /console/photos/{hash}`: a photo the office replica holds.
-pub async fn photo(
-    State(st): State<ConsoleState>,
-    _staff: Staff,
-    Path(hash): Path<String>,
-) -> Page {
+/// `GET /console/photos/{hash}`: a photo the office replica holds. Staff of some grids get only
+/// photos a record of their grids references.
+pub async fn photo(State(st): State<ConsoleState>, staff: Staff, Path(hash): Path<String>) -> Page {
     if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Fail(Error::BadRequest("无效的照片编号".into())));
     }
     let c = st.clone();
     let bytes = blocking(move || {
+        if staff.grids().is_some() {
+            let holders = c.office().store().docs_referencing_photo(&hash)?;
+            let mine = holders.iter().any(|h| {
+                h.scope
+                    .strip_prefix("grid:")
+                    .is_some_and(|g| staff.sees_grid(g))
+            });
+            if !mine {
+                return Err(Error::Core(gridwalk_core::Error::NotFound {
+                    kind: "photo",
+                    id: String::new(),
+                }));
+            }
+        }
         c.photo(&hash)?.ok_or_else(|| {
             Error::Core(gridwalk_core::Error::NotFound {
                 kind: "photo",

@@ -1,6 +1,7 @@
 //! Exports to .xlsx for reporting upward: visits, events and coverage of one month.
 //!
-//! The workbooks carry ids, places and counts; no ID numbers, phones or residents' names.
+//! The workbooks carry ids, places and counts; no ID numbers, phones or residents' names. Staff
+//! of some grids export only those grids.
 
 use std::collections::HashMap;
 
@@ -69,8 +70,16 @@ fn n(v: impl Into<f64>) -> Cell {
     Cell::Num(v.into())
 }
 
-/// Builds one export for the month `[from, to)` at `now`.
-pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<Vec<u8>> {
+/// Builds one export for the month `[from, to)` at `now`, of `grids` (every grid when `None`).
+pub fn build(
+    store: &Store,
+    name: &str,
+    from: i64,
+    to: i64,
+    now: i64,
+    grids: Option<&[String]>,
+) -> Result<Vec<u8>> {
+    let sees = |g: &str| grids.is_none_or(|l| l.iter().any(|x| x == g));
     let mut wb = Workbook::new();
     let grid_names: HashMap<String, String> = store
         .places()?
@@ -82,7 +91,7 @@ pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<
     match name {
         "visits" => {
             let rows: Vec<Vec<Cell>> = store
-                .visits_between(from, to)?
+                .visits_between(from, to, grids)?
                 .into_iter()
                 .map(|v| {
                     vec![
@@ -120,7 +129,7 @@ pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<
                 .map(|c| (c.code, c.name))
                 .collect();
             let rows: Vec<Vec<Cell>> = store
-                .office_events(Some(from))?
+                .office_events(Some(from), grids)?
                 .into_iter()
                 .filter(|e| e.created_ms < to)
                 .map(|e| {
@@ -167,6 +176,7 @@ pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<
             let rows: Vec<Vec<Cell>> = store
                 .grid_counts(now)?
                 .into_iter()
+                .filter(|g| sees(&g.grid_id))
                 .map(|g| {
                     let rate = if g.households == 0 {
                         0.0
@@ -188,7 +198,7 @@ pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<
                 &rows,
             )?;
             let rows: Vec<Vec<Cell>> = store
-                .worker_coverage(from, to)?
+                .worker_coverage(from, to, grids)?
                 .into_iter()
                 .map(|w| vec![t(w.worker_id), n(w.visits), n(w.households)])
                 .collect();
@@ -198,7 +208,7 @@ pub fn build(store: &Store, name: &str, from: i64, to: i64, now: i64) -> Result<
                 &["网格员", "走访次数", "走访户数"],
                 &rows,
             )?;
-            let mut events = store.office_events(Some(from))?;
+            let mut events = store.office_events(Some(from), grids)?;
             events.retain(|e| e.created_ms < to);
             let (on_time, late, pending) = compliance(&events, now);
             let (disputes, resolved) = dispute_resolution(&events);
@@ -257,8 +267,9 @@ pub async fn download(
     let c = st.clone();
     let user = staff.username.clone();
     let s = stem.clone();
+    let grids = staff.grids().map(<[String]>::to_vec);
     let bytes = blocking(move || {
-        let b = build(c.office().store(), &s, from, to, now)?;
+        let b = build(c.office().store(), &s, from, to, now, grids.as_deref())?;
         c.staff().audit(&user, "export", &s)?;
         Ok(b)
     })

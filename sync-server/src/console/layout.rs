@@ -13,17 +13,17 @@ use gridwalk_core::store::shanghai;
 use gridwalk_core::{CareTag, Occupancy, VisitOutcome};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::auth::Staff;
+use super::auth::{Staff, StaffRole};
 
-/// The navigation: path, label.
-const NAV: &[(&str, &str)] = &[
-    ("/console/today", "今日动态"),
-    ("/console/board", "事件看板"),
-    ("/console/households", "住户查询"),
-    ("/console/coverage", "走访统计"),
-    ("/console/devices", "设备管理"),
-    ("/console/roster", "花名册导入"),
-    ("/console/export", "报表导出"),
+/// The navigation: path, label, office only.
+const NAV: &[(&str, &str, bool)] = &[
+    ("/console/today", "今日动态", false),
+    ("/console/board", "事件看板", false),
+    ("/console/households", "住户查询", false),
+    ("/console/coverage", "走访统计", false),
+    ("/console/devices", "设备管理", true),
+    ("/console/roster", "花名册导入", true),
+    ("/console/export", "报表导出", false),
 ];
 
 /// A whole page for a logged-in staff member; `current` is the navigation path to mark.
@@ -38,12 +38,14 @@ pub fn page(title: &str, staff: &Staff, current: &str, body: Markup) -> Response
                     span.brand { "网格通 · 社区办公台" }
                     nav aria-label="主导航" {
                         ul {
-                            @for (path, label) in NAV {
-                                li {
-                                    @if *path == current {
-                                        a href=(path) aria-current="page" { (label) }
-                                    } @else {
-                                        a href=(path) { (label) }
+                            @for (path, label, office_only) in NAV {
+                                @if !*office_only || staff.role == StaffRole::Office {
+                                    li {
+                                        @if *path == current {
+                                            a href=(path) aria-current="page" { (label) }
+                                        } @else {
+                                            a href=(path) { (label) }
+                                        }
                                     }
                                 }
                             }
@@ -306,9 +308,10 @@ button.danger{background:#a61b0f;border-color:#6e1208}
 .error{background:#fdecea;border:1px solid #c0392b;padding:8px}
 .code{font-size:32px;letter-spacing:4px;font-family:monospace;background:#fff;padding:8px;display:inline-block;border:2px dashed #0b3d6e}
 .qr svg{width:220px;height:220px;background:#fff}
-.stats{display:flex;gap:12px;flex-wrap:wrap}.stat{background:#fff;border:1px solid #c9ced6;padding:8px 12px}
+.stats{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:8px}.stat{background:#fff;border:1px solid #c9ced6;padding:8px 12px}
 .stat b{font-size:22px;display:block}
 img.photo{max-width:240px;max-height:240px;border:1px solid #c9ced6;margin:4px}
+img.thumb{max-width:96px;max-height:96px;border:1px solid #c9ced6;margin:2px;vertical-align:middle}
 .muted{color:#555}
 @media (max-width:900px){.board{grid-template-columns:1fr 1fr}}
 "#;

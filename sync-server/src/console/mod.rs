@@ -6,10 +6,14 @@
 //! receive it at their next sync. Business rules stay in the core: the console only renders
 //! and forwards. Pages are built with `maud`, which escapes every interpolated value.
 //!
-//! Modules: [`auth`] (staff accounts, sessions, CSRF, audit), [`layout`] (page shell, labels,
-//! time formatting), [`board`] (event board, event page and actions), [`pages`] (today,
-//! households, coverage), [`devices`] (enrolment codes with QR, revocation), [`import`] (roster
-//! from .xlsx/.csv), [`export`] (.xlsx reports).
+//! Staff see and act on only the grids of their account ([`auth::Staff::grids`]): every query
+//! takes them and every record page checks its grid, on the server.
+//!
+//! Modules: [`auth`] (staff accounts, scopes, sessions, CSRF, audit), [`layout`] (page shell,
+//! labels, time formatting), [`today`] (what arrived since the clerk last looked), [`board`]
+//! (event board, event page and actions), [`pages`] (households, coverage), [`devices`]
+//! (enrolment codes with QR, revocation), [`import`] (roster from .xlsx/.csv), [`export`]
+//! (.xlsx reports).
 
 pub mod auth;
 pub mod board;
@@ -18,6 +22,7 @@ pub mod export;
 pub mod import;
 pub mod layout;
 pub mod pages;
+pub mod today;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -44,22 +49,32 @@ pub struct Console {
     hub: Arc<dyn HubStore>,
     office: Arc<Office>,
     blobs: Arc<dyn BlobStore>,
-    staff: auth::StaffDb,
+    staff: Arc<auth::StaffDb>,
+    https: bool,
 }
 
 /// The handlers' state.
 pub type ConsoleState = Arc<Console>;
 
 impl Console {
-    /// Opens the console's staff database in `data_dir` and makes sure the office replica acts
-    /// with the office's role.
+    /// Opens the console's staff database in `data_dir`, makes sure the office replica acts
+    /// with the office's role and starts logging the office's syncs (for [`today`]). `https`:
+    /// the server answers over TLS, so session cookies are marked `Secure`.
     pub fn open(
         data_dir: &Path,
         hub: Arc<dyn HubStore>,
         office: Arc<Office>,
         blobs: Arc<dyn BlobStore>,
+        https: bool,
     ) -> Result<Console> {
-        let staff = auth::StaffDb::open(&data_dir.join("staff.db"))?;
+        let staff = Arc::new(auth::StaffDb::open(&data_dir.join("staff.db"))?);
+        staff.start_sync_log(office.store().sync_cursor()?, now_ms())?;
+        let log = staff.clone();
+        office.on_synced(Box::new(move |hub_seq, report| {
+            if let Err(e) = log.log_office_sync(hub_seq, now_ms(), report.changes_down) {
+                tracing::error!(error = %e, "could not log the office sync");
+            }
+        }));
         let me = office.store().identity()?;
         if me.role != "office" {
             office.store().set_identity(&Identity {
@@ -72,7 +87,13 @@ impl Console {
             office,
             blobs,
             staff,
+            https,
         })
+    }
+
+    /// Whether the server answers over HTTPS (session cookies are then `Secure`).
+    pub fn https(&self) -> bool {
+        self.https
     }
 
     /// The staff accounts, sessions and audit trail.
@@ -107,7 +128,8 @@ pub fn router(console: ConsoleState) -> Router {
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
         .route("/assets/console.css", get(layout::stylesheet))
-        .route("/today", get(pages::today))
+        .route("/today", get(today::today))
+        .route("/today/seen", post(today::mark_seen))
         .route("/board", get(board::board))
         .route("/events/{id}", get(board::event_page))
         .route("/events/{id}/act", post(board::act))

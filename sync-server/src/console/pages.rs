@@ -1,4 +1,5 @@
-//! Today's arrivals, household lookup (masked, with purpose-logged reveal) and coverage.
+//! Household lookup (masked, with purpose-logged reveal) and coverage, each limited to the staff
+//! member's grids; the day and month ranges the pages share.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -44,134 +45,6 @@ pub fn month_range(month: Option<&str>, now_ms: i64) -> (i64, i64, String) {
     (start(y, m), start(ny, nm), format!("{y:04}-{m:02}"))
 }
 
-/// Today's page filter.
-#[derive(Debug, Default, Deserialize)]
-pub struct TodayQuery {
-    /// Days back (0 = since midnight).
-    #[serde(default)]
-    days: Option<i64>,
-}
-
-/// `GET /console/today`: what arrived since the start of the day (or of a few days back).
-pub async fn today(
-    State(st): State<ConsoleState>,
-    staff: Staff,
-    Query(q): Query<TodayQuery>,
-) -> Page {
-    let now = now_ms();
-    let back = q.days.unwrap_or(0).clamp(0, 31);
-    let since = day_start(now, back);
-    let c = st.clone();
-    let (visits, needs, events, snaps) = blocking(move || {
-        let s = c.office().store();
-        let visits = s.visits_between(since, i64::MAX)?;
-        let needs = s.needs_between(since, i64::MAX)?;
-        let events = s.office_events(Some(since))?;
-        // Snap reports with their photos: load the documents of the newest ones only.
-        let snaps = events
-            .iter()
-            .rev()
-            .filter(|e| e.source == EventSource::Snap)
-            .take(100)
-            .map(|e| s.event(&e.id).map(|v| v.event))
-            .collect::<gridwalk_core::Result<Vec<_>>>()?;
-        Ok((visits, needs, events, snaps))
-    })
-    .await?;
-    let disputes: Vec<&OfficeEvent> = events
-        .iter()
-        .filter(|e| e.source == EventSource::Dispute)
-        .collect();
-    let body = html! {
-        form method="get" action="/console/today" {
-            label for="days" { "时间范围" }
-            select #days name="days" {
-                option value="0" selected[back == 0] { "今天" }
-                option value="1" selected[back == 1] { "昨天至今" }
-                option value="6" selected[back == 6] { "近 7 天" }
-            }
-            button type="submit" { "查看" }
-        }
-        p.muted { "自 " (time(since)) " 起同步到办公室的内容。" }
-        div.stats {
-            div.stat { b { (visits.len()) } "次走访" }
-            div.stat { b { (needs.len()) } "项困难需求" }
-            div.stat { b { (disputes.len()) } "起矛盾纠纷" }
-            div.stat { b { (snaps.len()) } "条随手拍" }
-            div.stat { b { (events.len()) } "件新事件" }
-        }
-        h2 { "随手拍" }
-        table {
-            thead { tr { th scope="col" { "时间" } th scope="col" { "网格" } th scope="col" { "描述" }
-                th scope="col" { "照片" } th scope="col" { "状态" } } }
-            tbody {
-                @if snaps.is_empty() { tr { td colspan="5" { "暂无" } } }
-                @for e in &snaps {
-                    tr {
-                        td { (time(e.created_ms)) }
-                        td { (e.grid_id) }
-                        td { a href=(format!("/console/events/{}", e.id)) { (e.description) } }
-                        td { (e.photos.len()) " 张" }
-                        td { (layout::state_label(e.state)) }
-                    }
-                }
-            }
-        }
-        h2 { "矛盾纠纷" }
-        table {
-            thead { tr { th scope="col" { "时间" } th scope="col" { "网格" } th scope="col" { "状态" } } }
-            tbody {
-                @if disputes.is_empty() { tr { td colspan="3" { "暂无" } } }
-                @for e in &disputes {
-                    tr {
-                        td { a href=(format!("/console/events/{}", e.id)) { (time(e.created_ms)) } }
-                        td { (e.grid_id) }
-                        td { (layout::state_label(e.state)) }
-                    }
-                }
-            }
-        }
-        h2 { "困难需求" }
-        table {
-            thead { tr { th scope="col" { "提出时间" } th scope="col" { "地址" } th scope="col" { "类别" }
-                th scope="col" { "内容" } th scope="col" { "期限" } th scope="col" { "状态" } } }
-            tbody {
-                @if needs.is_empty() { tr { td colspan="6" { "暂无" } } }
-                @for n in &needs {
-                    tr {
-                        td { (time(n.raised_ms)) }
-                        td { a href=(format!("/console/households/{}", n.household_id)) { (n.address) } }
-                        td { (n.category) }
-                        td { (n.description) }
-                        td { (time(n.due_ms)) }
-                        td { @if n.status == "open" { "待跟进" } @else { "已办结" } }
-                    }
-                }
-            }
-        }
-        h2 { "走访" }
-        table {
-            thead { tr { th scope="col" { "时间" } th scope="col" { "网格" } th scope="col" { "地址" }
-                th scope="col" { "网格员" } th scope="col" { "结果" } th scope="col" { "需求" } th scope="col" { "照片" } } }
-            tbody {
-                @if visits.is_empty() { tr { td colspan="7" { "暂无" } } }
-                @for v in visits.iter().rev().take(500) {
-                    tr {
-                        td { (time(v.started_ms)) }
-                        td { (v.grid_id) }
-                        td { a href=(format!("/console/households/{}", v.household_id)) { (v.address) } }
-                        td { (v.worker_id) }
-                        td { (layout::outcome_label(v.outcome)) }
-                        td { (v.need_count) }
-                        td { (v.photo_count) }
-                    }
-                }
-            }
-        }
-    };
-    Ok(page("今日动态", &staff, "/console/today", body))
-}
-
 /// Household search.
 #[derive(Debug, Default, Deserialize)]
 pub struct SearchQuery {
@@ -179,7 +52,8 @@ pub struct SearchQuery {
     q: String,
 }
 
-/// `GET /console/households`: by address, door or head's name; residents by name or phone.
+/// `GET /console/households`: by address, door or head's name; residents by name or phone; in
+/// the staff member's grids only.
 pub async fn households(
     State(st): State<ConsoleState>,
     staff: Staff,
@@ -188,13 +62,14 @@ pub async fn households(
     let query: String = q.q.trim().chars().take(64).collect();
     let c = st.clone();
     let qq = query.clone();
+    let grids = staff.grids().map(<[String]>::to_vec);
     let (hs, residents) = blocking(move || {
         let s = c.office().store();
-        let hs = s.find_households(&qq, 100)?;
+        let hs = s.find_households(&qq, grids.as_deref(), 100)?;
         let rs = if qq.is_empty() {
             Vec::new()
         } else {
-            s.search_residents(&qq)?
+            s.office_search_residents(&qq, grids.as_deref())?
         };
         Ok((hs, rs))
     })
@@ -350,11 +225,11 @@ pub async fn household(
 ) -> Page {
     crate::policy::check_id("household", &id).map_err(Fail)?;
     let c = st.clone();
-    let (h, visits) = blocking(move || {
-        let s = c.office().store();
-        Ok((s.household(&id)?, s.visit_history(&id)?))
-    })
-    .await?;
+    let h = blocking(move || Ok(c.office().store().household(&id)?)).await?;
+    staff.check_grid(&h.grid_id, "household")?;
+    let c = st.clone();
+    let hid = h.id.clone();
+    let visits = blocking(move || Ok(c.office().store().visit_history(&hid)?)).await?;
     let body = household_markup(&staff, &h, &visits, None);
     Ok(page(
         &format!("住户:{}", h.address),
@@ -404,9 +279,12 @@ pub async fn reveal(
     let c = st.clone();
     let user = staff.username.clone();
     let (hid, rid, field) = (id.clone(), f.resident_id.clone(), f.field.clone());
+    let who = staff.clone();
     let (h, visits, value) = blocking(move || {
         let s = c.office().store();
         let h = s.household(&hid)?;
+        // Another grid's household: refused before anything is revealed or logged.
+        who.check_grid(&h.grid_id, "household").map_err(|f| f.0)?;
         if !h.residents.iter().any(|r| r.id == rid) {
             return Err(Error::BadRequest("该居民不属于此户".into()));
         }
@@ -475,22 +353,25 @@ pub async fn coverage(
     let now = now_ms();
     let (from, to, label) = month_range(q.month.as_deref(), now);
     let c = st.clone();
+    let who = staff.clone();
     let (grids, names, workers, due, events) = blocking(move || {
         let s = c.office().store();
-        let grids = s.grid_counts(now)?;
+        let mine = who.grids();
+        let mut grids = s.grid_counts(now)?;
+        grids.retain(|g| who.sees_grid(&g.grid_id));
         let names: std::collections::HashMap<String, String> = s
             .places()?
             .into_iter()
             .filter(|p| p.kind == "grid")
             .map(|p| (p.id, p.name))
             .collect();
-        let workers = s.worker_coverage(from, to)?;
+        let workers = s.worker_coverage(from, to, mine)?;
         let due: Vec<_> = s
             .due_for_visit(None, now)?
             .into_iter()
-            .filter(|d| !d.household.care_tags.is_empty())
+            .filter(|d| !d.household.care_tags.is_empty() && who.sees_grid(&d.household.grid_id))
             .collect();
-        let mut events = s.office_events(Some(from))?;
+        let mut events = s.office_events(Some(from), mine)?;
         events.retain(|e| e.created_ms < to);
         Ok((grids, names, workers, due, events))
     })

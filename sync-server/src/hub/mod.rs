@@ -196,6 +196,8 @@ pub struct DeviceInfo {
     pub role: crate::policy::Role,
     /// Scope ids.
     pub scope: Vec<String>,
+    /// The Automerge actor id bound to the device (lowercase hex): who sent a change.
+    pub actor: String,
     /// When it was enrolled (ms since the epoch).
     pub enrolled_ms: i64,
     /// Revoked by the office.

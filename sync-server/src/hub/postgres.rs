@@ -613,6 +613,7 @@ impl HubStore for PgHub {
                         person_id: p.person_id,
                         role: p.role,
                         scope: p.scope,
+                        actor: p.actor,
                         enrolled_ms: r.try_get(5)?,
                         revoked: r.try_get(6)?,
                     })

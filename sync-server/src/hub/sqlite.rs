@@ -492,7 +492,7 @@ impl HubStore for SqliteHub {
         let conn = self.reader()?;
         let out = {
             let mut stmt = conn.prepare(
-                "SELECT id, person_id, role, scope, enrolled_ms, revoked FROM devices
+                "SELECT id, person_id, role, scope, enrolled_ms, revoked, actor FROM devices
                  ORDER BY enrolled_ms DESC, id",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -501,6 +501,7 @@ impl HubStore for SqliteHub {
                     person_id: r.get(1)?,
                     role: role_from_text(&r.get::<_, String>(2)?)?,
                     scope: scope_from_text(&r.get::<_, String>(3)?)?,
+                    actor: r.get(6)?,
                     enrolled_ms: r.get(4)?,
                     revoked: r.get::<_, i64>(5)? != 0,
                 })

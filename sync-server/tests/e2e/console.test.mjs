@@ -6,6 +6,7 @@
 // worker) from the devices page; the building lead's phone syncs a snap report with a photo;
 // the clerk dispatches it in the browser; the worker's phone syncs, sees "dispatched" and
 // handles it; the clerk verifies and closes; the lead's phone sees "closed" and rates it.
+// The today page lists what phones synced since the clerk marked it as seen (by keyboard).
 // Along the way: login by keyboard, a wrong password, CSRF, accessibility checks on every page,
 // and screenshots of the board and the event page in artifacts/.
 
@@ -218,6 +219,10 @@ try {
   await step('the report arrives: today, board (screenshot), escaped text', async () => {
     await until(page, `${BASE}/console/today`, async (p) => (await p.content()).includes(eventId), 'the report on the today page');
     await accessible(page);
+    const since = await page.textContent('#since-line');
+    assert(since.includes('自') && since.includes('以来'), `no "since" line: ${since}`);
+    assert((await page.locator('img.thumb').count()) >= 1, 'the snap report\'s photo is not shown');
+    await page.screenshot({ path: join(ARTIFACTS, 'today.png'), fullPage: true });
     await page.goto(`${BASE}/console/board`);
     await accessible(page);
     assert((await page.locator(`a[href="/console/events/${eventId}"]`).count()) === 1, 'not on the board');
@@ -225,6 +230,19 @@ try {
     await page.goto(`${BASE}/console/events/${eventId}`);
     assert((await page.locator('script').count()) === 0, 'a hostile description became a script');
     assert((await page.textContent('main')).includes('<script>alert(1)</script>'), 'the description is not shown as text');
+  });
+
+  await step('the clerk marks today as seen with the keyboard; the report leaves the default view', async () => {
+    await page.goto(`${BASE}/console/today`);
+    await page.focus('#mark-seen');
+    await page.keyboard.press('Enter');
+    // The URL stays /console/today: wait for the new page's "since" line instead.
+    await page.waitForFunction(
+      () => (document.querySelector('#since-line')?.textContent || '').includes('您上次标为已阅'));
+    assert(!(await page.content()).includes(eventId), 'the seen report is still listed');
+    await accessible(page);
+    await page.goto(`${BASE}/console/today?since=today`);
+    assert((await page.content()).includes(eventId), 'the day view lost the report');
   });
 
   await step('the clerk dispatches it to the grid worker', async () => {
@@ -244,6 +262,9 @@ try {
   await step('the clerk verifies and closes (event page screenshot)', async () => {
     await until(page, `${BASE}/console/events/${eventId}`,
       async (p) => (await p.getAttribute('#event-state', 'data-state')) === 'handled', 'the handled state');
+    await page.goto(`${BASE}/console/today`);
+    assert((await page.content()).includes(eventId), 'the handled report is not under 事件进展');
+    await page.goto(`${BASE}/console/events/${eventId}`);
     await page.fill('#note-verify', '现场核实已修复');
     await page.click('#do-verify');
     await page.waitForURL('**done=verify');
