@@ -13,7 +13,7 @@
 //!
 //! Files are `data_dir/audit/YYYY-MM-DD.jsonl` by the local (Asia/Shanghai) date. [`layer`] is
 //! an axum middleware: it counts the bodies and emits the record when the answer's body is done
-//! (or dropped). Handlers and extractors that know who is calling say so through the
+//! (or dropped); a request whose client went away before the answer is recorded with status 0. Handlers and extractors that know who is calling say so through the
 //! [`CallerSlot`] the middleware puts into the request's extensions. Records go through a
 //! channel to one writer thread, so a request never waits for the disk; the writer flushes
 //! whenever the channel runs dry and on [`AuditLog::close`]. Files older than the retention
@@ -401,8 +401,9 @@ pub async fn layer(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -
         inner: body,
         n: bytes_in.clone(),
     });
-    let resp = next.run(Request::from_parts(parts, body)).await;
-    let pending = Pending {
+    // Emitted when dropped: with status 0 if the client went away before the answer (the
+    // server drops the handler then), else when the answer's body is done.
+    let mut pending = Pending {
         log,
         started,
         record: Record {
@@ -410,7 +411,7 @@ pub async fn layer(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -
             method,
             route,
             caller: None,
-            status: resp.status().as_u16(),
+            status: 0,
             bytes_in: 0,
             bytes_out: 0,
             duration_ms: 0,
@@ -418,13 +419,9 @@ pub async fn layer(State(log): State<Arc<AuditLog>>, req: Request, next: Next) -
         slot,
         bytes_in,
     };
-    resp.map(|inner| {
-        Body::new(CountOut {
-            inner,
-            n: 0,
-            pending: Some(pending),
-        })
-    })
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    pending.record.status = resp.status().as_u16();
+    resp.map(|inner| Body::new(CountOut { inner, pending }))
 }
 
 /// A request body that counts what the handler read.
@@ -468,11 +465,20 @@ struct Pending {
     bytes_in: Arc<AtomicU64>,
 }
 
-/// A response body that counts what was sent and emits the record when it is dropped.
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let r = &mut self.record;
+        r.caller = self.slot.get().cloned();
+        r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        r.duration_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.log.send(r.clone());
+    }
+}
+
+/// A response body that counts what was sent; its record goes out when it is dropped.
 struct CountOut {
     inner: Body,
-    n: u64,
-    pending: Option<Pending>,
+    pending: Pending,
 }
 
 impl http_body::Body for CountOut {
@@ -487,7 +493,7 @@ impl http_body::Body for CountOut {
         if let Poll::Ready(Some(Ok(frame))) = &polled
             && let Some(data) = frame.data_ref()
         {
-            self.n += data.len() as u64;
+            self.pending.record.bytes_out += data.len() as u64;
         }
         polled
     }
@@ -498,19 +504,6 @@ impl http_body::Body for CountOut {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-impl Drop for CountOut {
-    fn drop(&mut self) {
-        if let Some(p) = self.pending.take() {
-            let mut r = p.record;
-            r.caller = p.slot.get().cloned();
-            r.bytes_in = p.bytes_in.load(Ordering::Relaxed);
-            r.bytes_out = self.n;
-            r.duration_ms = u64::try_from(p.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            p.log.send(r);
-        }
     }
 }
 

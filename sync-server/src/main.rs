@@ -19,12 +19,14 @@ const USAGE: &str = "usage:
 environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY, GRIDWALK_STORE,
 GRIDWALK_AUDIT_RETENTION_DAYS (flags win over the environment; defaults: 127.0.0.1:7878, ./data,
 plain HTTP, SQLite in the data directory, request audit log in DIR/audit kept 183 days)
-logging: RUST_LOG (default info); never holds personal data, so document contents are not
-logged at any level (automerge and calamine are held at info)";
+logging: RUST_LOG (default info) to standard error; it never holds personal data at any level
+(automerge, calamine and tokio_postgres are held at info whatever RUST_LOG says)";
 
-/// Log targets held at `info` whatever RUST_LOG says: at debug/trace they print document
-/// operations (addresses, notes, answers) and spreadsheet cells, which are personal data.
-const QUIET_TARGETS: &[&str] = &["automerge", "calamine"];
+/// Log targets held at `info` whatever RUST_LOG says, because at debug/trace they print the data
+/// itself: tokio-postgres every statement's parameters (resident keys, change bytes, access-log
+/// purposes), automerge document operations and commit messages (person ids), calamine
+/// spreadsheet cells of a roster import.
+const QUIET_TARGETS: &[&str] = &["tokio_postgres", "automerge", "calamine"];
 
 /// Flags as `--name value` pairs.
 struct Args {
