@@ -70,6 +70,7 @@ async fn prepare(root: &Path, store: Option<String>) -> Vec<Body> {
         data_dir: root.join("server"),
         tls: None,
         store,
+        ..Config::default()
     })
     .await
     .unwrap();

@@ -129,6 +129,7 @@ async fn main() {
         data_dir: dir.path().join("server"),
         tls: None,
         store: None,
+        ..Config::default()
     })
     .await
     .unwrap();
@@ -275,6 +276,7 @@ async fn main() {
         data_dir: dir2.path().join("server"),
         tls: None,
         store: None,
+        ..Config::default()
     })
     .await
     .unwrap();

@@ -42,8 +42,9 @@ pub enum Error {
     /// The hub database failed.
     #[error("database error: {0}")]
     Db(#[from] rusqlite::Error),
-    /// The city hub's PostgreSQL failed.
-    #[error("postgres error: {0}")]
+    /// The city hub's PostgreSQL failed. Shown by SQLSTATE and the names of what it concerns,
+    /// without the server's message and DETAIL, which quote row values (ids, keys, bytes).
+    #[error("postgres error: {}", pg_summary(.0))]
     Pg(#[from] tokio_postgres::Error),
     /// The office replica (a core store) failed.
     #[error("office store error: {0}")]
@@ -82,6 +83,25 @@ impl Error {
             self.to_string()
         }
     }
+}
+
+/// A PostgreSQL error for the log: severity, SQLSTATE and the constraint, table and column it
+/// names; connection and protocol failures as the client describes them (they carry no rows).
+fn pg_summary(e: &tokio_postgres::Error) -> String {
+    let Some(db) = e.as_db_error() else {
+        return e.to_string();
+    };
+    let mut s = format!("{} {}", db.severity(), db.code().code());
+    for (what, name) in [
+        ("constraint", db.constraint()),
+        ("table", db.table()),
+        ("column", db.column()),
+    ] {
+        if let Some(name) = name {
+            s.push_str(&format!(" {what} {name}"));
+        }
+    }
+    s
 }
 
 impl IntoResponse for Error {

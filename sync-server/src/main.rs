@@ -10,7 +10,7 @@ use gridwalk_server::{Config, Error, Result, TlsFiles, protocol};
 
 const USAGE: &str = "usage:
   gridwalk-server serve  [--addr HOST:PORT] [--data-dir DIR] [--tls-cert PEM --tls-key PEM]
-                         [--store sqlite|postgres://USER@HOST:PORT/DB]
+                         [--store sqlite|postgres://USER@HOST:PORT/DB] [--audit-retention-days N]
   gridwalk-server enrol  --person ID --role grid_worker|grid_leader|building_lead|office
                          [--scope a,b] [--valid-hours N] [--data-dir DIR] [--store …]
   gridwalk-server revoke --device ID [--data-dir DIR] [--store …]
@@ -18,9 +18,17 @@ const USAGE: &str = "usage:
   gridwalk-server staff-add --user NAME --role office|grid_leader|grid_worker [--scope g1,g2]
                          --password-stdin [--data-dir DIR]
                          (grid roles need --scope: the grids they see; building leads use the app)
-environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY, GRIDWALK_STORE
-(flags win over the environment; defaults: 127.0.0.1:7878, ./data, plain HTTP, SQLite in the
-data directory)";
+environment: GRIDWALK_ADDR, GRIDWALK_DATA_DIR, GRIDWALK_TLS_CERT, GRIDWALK_TLS_KEY, GRIDWALK_STORE,
+GRIDWALK_AUDIT_RETENTION_DAYS (flags win over the environment; defaults: 127.0.0.1:7878, ./data,
+plain HTTP, SQLite in the data directory, request audit log in DIR/audit kept 183 days)
+logging: RUST_LOG (default info) to standard error; it never holds personal data at any level
+(automerge, calamine and tokio_postgres are held at info whatever RUST_LOG says)";
+
+/// Log targets held at `info` whatever RUST_LOG says, because at debug/trace they print the data
+/// itself: tokio-postgres every statement's parameters (resident keys, change bytes, access-log
+/// purposes), automerge document operations and commit messages (person ids), calamine
+/// spreadsheet cells of a roster import.
+const QUIET_TARGETS: &[&str] = &["tokio_postgres", "automerge", "calamine"];
 
 /// Flags as `--name value` pairs.
 struct Args {
@@ -89,6 +97,23 @@ impl Args {
         a.parse().map_err(|_| format!("invalid address {a}"))
     }
 
+    fn audit_retention_days(&self) -> Result<u32, String> {
+        match self.get(
+            "audit-retention-days",
+            Some("GRIDWALK_AUDIT_RETENTION_DAYS"),
+        ) {
+            None => Ok(gridwalk_server::audit::DEFAULT_RETENTION_DAYS),
+            Some(v) => v
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|d| *d >= 1)
+                .ok_or(format!(
+                    "--audit-retention-days must be a whole number of days (at least 1), not {v}"
+                )),
+        }
+    }
+
     fn tls(&self) -> Result<Option<TlsFiles>, String> {
         match (
             self.get("tls-cert", Some("GRIDWALK_TLS_CERT")),
@@ -104,12 +129,23 @@ impl Args {
     }
 }
 
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for target in QUIET_TARGETS {
+        if let Ok(d) = format!("{target}=info").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    filter
+}
+
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(log_filter())
+        // Colour codes only for a person watching, not in a log file.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let args = match Args::parse() {
@@ -121,13 +157,21 @@ fn main() -> ExitCode {
     };
     let outcome = match args.command.as_str() {
         "serve" => args
-            .check_known(&["addr", "data-dir", "tls-cert", "tls-key", "store"])
+            .check_known(&[
+                "addr",
+                "data-dir",
+                "tls-cert",
+                "tls-key",
+                "store",
+                "audit-retention-days",
+            ])
             .and_then(|()| {
                 Ok(Config {
                     addr: args.addr()?,
                     data_dir: args.data_dir(),
                     tls: args.tls()?,
                     store: args.store(),
+                    audit_retention_days: args.audit_retention_days()?,
                 })
             })
             .map(|config| runtime(serve(config))),

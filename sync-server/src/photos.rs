@@ -19,6 +19,7 @@ use axum::routing::get;
 use gridwalk_core::http::{OFFSET_HEADER, PHOTOS_PATH};
 use gridwalk_core::photo_sync::CHUNK_BYTES;
 
+use crate::audit::CallerSlot;
 use crate::blobs::{BlobStore, MAX_PHOTO_BYTES, is_photo_hash};
 use crate::error::{Error, Result};
 use crate::hub::HubStore;
@@ -77,15 +78,22 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::Internal(format!("blocking task: {e}")))?
 }
 
-/// The enrolled, unrevoked device behind the request's bearer token.
-fn device(hub: &dyn HubStore, headers: &HeaderMap) -> Result<Principal> {
+/// The enrolled, unrevoked device behind the request's bearer token (recorded as the caller
+/// for the audit log, revoked or not).
+fn device(hub: &dyn HubStore, headers: &HeaderMap, caller: &CallerSlot) -> Result<Principal> {
     let token = crate::server::bearer(headers)
         .ok_or_else(|| Error::Unauthorized("missing bearer credentials".into()))?;
     match hub.device_by_token(&protocol::token_hash(&token))? {
-        Some((p, false)) => Ok(p),
-        Some((_, true)) => Err(Error::Unauthorized(
-            "this device was revoked by the office".into(),
-        )),
+        Some((p, false)) => {
+            caller.device(&p.device_id);
+            Ok(p)
+        }
+        Some((p, true)) => {
+            caller.device(&p.device_id);
+            Err(Error::Unauthorized(
+                "this device was revoked by the office".into(),
+            ))
+        }
         None => Err(Error::Unauthorized("unknown credentials".into())),
     }
 }
@@ -109,12 +117,13 @@ fn with_offset(offset: u64) -> [(HeaderName, HeaderValue); 1] {
 
 async fn head_photo(
     State(st): State<PhotoState>,
+    caller: CallerSlot,
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse> {
     checked(&hash)?;
     let offset = blocking(move || {
-        device(st.hub.as_ref(), &headers)?;
+        device(st.hub.as_ref(), &headers, &caller)?;
         st.blobs.offset(&hash)
     })
     .await?;
@@ -123,6 +132,7 @@ async fn head_photo(
 
 async fn put_chunk(
     State(st): State<PhotoState>,
+    caller: CallerSlot,
     Path(hash): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
@@ -141,7 +151,7 @@ async fn put_chunk(
         ));
     }
     let offset = blocking(move || {
-        let p = device(st.hub.as_ref(), &headers)?;
+        let p = device(st.hub.as_ref(), &headers, &caller)?;
         // Someone already uploaded this photo: nothing to send.
         if st.blobs.exists(&hash)? {
             return st.blobs.offset(&hash);
@@ -159,12 +169,13 @@ async fn put_chunk(
 
 async fn get_photo(
     State(st): State<PhotoState>,
+    caller: CallerSlot,
     Path(hash): Path<String>,
     headers: HeaderMap,
 ) -> Result<impl IntoResponse> {
     checked(&hash)?;
     let bytes = blocking(move || {
-        let p = device(st.hub.as_ref(), &headers)?;
+        let p = device(st.hub.as_ref(), &headers, &caller)?;
         if p.role != Role::Office {
             let holders = st.office.store().docs_referencing_photo(&hash)?;
             let readable = holders.iter().any(|h| {

@@ -2,7 +2,8 @@
 //!
 //! `POST /v1/enrol` (JSON) trades a one-time code for a bearer credential; `POST /v1/sync`
 //! (bearer; body = the core's encoded `SyncRequest`) pushes and pulls in one round trip. Database
-//! work runs on blocking threads; no lock is held across an `.await`.
+//! work runs on blocking threads; no lock is held across an `.await`. Every request, photo and
+//! console ones included, passes the [`crate::audit`] layer.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,6 +22,7 @@ use gridwalk_core::sync::{MAX_BODY_BYTES, SyncReport};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::audit::{AuditLog, CallerSlot};
 use crate::blobs::{BlobStore, FsBlobStore};
 use crate::error::{Error, Result};
 use crate::hub::HubStore;
@@ -57,6 +59,8 @@ pub struct Config {
     /// The hub: `None` (or `sqlite`) for the embedded store in the data directory, or a
     /// `postgres://…` URL shared by several server processes.
     pub store: Option<String>,
+    /// Days the request audit log (`data_dir/audit`) is kept.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Config {
@@ -69,6 +73,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             tls: None,
             store: None,
+            audit_retention_days: crate::audit::DEFAULT_RETENTION_DAYS,
         }
     }
 }
@@ -91,6 +96,7 @@ pub struct Server {
     tls: bool,
     hub: Arc<dyn HubStore>,
     office: Arc<Office>,
+    audit: Arc<AuditLog>,
     handle: axum_server::Handle<SocketAddr>,
     serving: JoinHandle<std::io::Result<()>>,
     syncer: JoinHandle<()>,
@@ -105,11 +111,13 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// Starts the server: opens the hub and the office replica, binds, and serves in the background.
 pub async fn start(config: Config) -> Result<Server> {
     let (data_dir, store) = (config.data_dir.clone(), config.store.clone());
-    let (hub, office, blobs) = blocking(move || {
+    let retention = config.audit_retention_days;
+    let (hub, office, blobs, audit) = blocking(move || {
         let hub = crate::hub::open(&data_dir, store.as_deref())?;
         let office = Office::open(&data_dir, hub.clone())?;
         let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::open(&data_dir.join("blobs"))?);
-        Ok((hub, Arc::new(office), blobs))
+        let audit = AuditLog::open(&data_dir, retention)?;
+        Ok((hub, Arc::new(office), blobs, audit))
     })
     .await?;
     let console = {
@@ -142,7 +150,11 @@ pub async fn start(config: Config) -> Result<Server> {
         )
         .with_state(state)
         .merge(crate::photos::router(hub.clone(), blobs, office.clone()))
-        .merge(crate::console::router(console));
+        .merge(crate::console::router(console))
+        .layer(axum::middleware::from_fn_with_state(
+            audit.clone(),
+            crate::audit::layer,
+        ));
 
     let listener = std::net::TcpListener::bind(config.addr)?;
     listener.set_nonblocking(true)?;
@@ -175,6 +187,7 @@ pub async fn start(config: Config) -> Result<Server> {
         tls: config.tls.is_some(),
         hub,
         office,
+        audit,
         handle,
         serving,
         syncer,
@@ -217,13 +230,29 @@ impl Server {
         Ok(())
     }
 
-    /// Stops accepting requests, lets running ones finish (up to a few seconds), then stops the
-    /// office's background sync.
+    /// Waits until every request answered so far is in the audit log's file.
+    pub async fn flush_audit(&self) -> Result<()> {
+        let audit = self.audit.clone();
+        blocking(move || {
+            audit.flush();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stops accepting requests, lets running ones finish (up to a few seconds), stops the
+    /// office's background sync and writes out the audit log.
     pub async fn shutdown(self) -> Result<()> {
         self.handle.graceful_shutdown(Some(Duration::from_secs(5)));
         let served = self.serving.await;
         self.syncer.abort();
         let _ = self.syncer.await;
+        let audit = self.audit.clone();
+        blocking(move || {
+            audit.close();
+            Ok(())
+        })
+        .await?;
         served.map_err(|e| Error::Internal(format!("server task: {e}")))??;
         Ok(())
     }
@@ -254,6 +283,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<String> {
 
 async fn sync_handler(
     State(st): State<AppState>,
+    caller: CallerSlot,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse> {
@@ -296,6 +326,10 @@ async fn sync_handler(
             Box::new(Error::Internal(format!("blocking task: {e}"))),
         ))
     });
+    match &result {
+        Ok((_, _, device)) | Err((Some(device), _)) => caller.device(device),
+        Err((None, _)) => {}
+    }
     match result {
         Ok((reply, outcome, device)) => {
             tracing::info!(
@@ -330,11 +364,13 @@ async fn sync_handler(
 
 async fn enrol_handler(
     State(st): State<AppState>,
+    caller: CallerSlot,
     Json(req): Json<EnrolRequest>,
 ) -> Result<Json<Enrolment>> {
     let hub = st.hub.clone();
     match blocking(move || protocol::enrol(hub.as_ref(), &req)).await {
         Ok((enrolment, p)) => {
+            caller.device(&p.device_id);
             tracing::info!(device = %p.device_id, role = %p.role, "device enrolled");
             Ok(Json(enrolment))
         }

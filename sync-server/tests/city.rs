@@ -52,6 +52,7 @@ async fn two_servers_on_one_postgres_converge_while_phones_switch_between_them()
         data_dir: dir.path().join("b").join("server"),
         tls: None,
         store,
+        ..Config::default()
     })
     .await
     .unwrap();

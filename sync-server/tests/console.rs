@@ -1001,7 +1001,7 @@ async fn over_https_the_session_cookie_is_secure_httponly_and_strict() {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.clone(),
         tls: Some(tls_files(dir.path())),
-        store: None,
+        ..Config::default()
     })
     .await
     .unwrap();

@@ -220,6 +220,7 @@ async fn five_phones_converge_through_a_hostile_network_and_server_crashes(b: Ba
         data_dir,
         tls: None,
         store,
+        ..Config::default()
     })
     .await
     .unwrap();

@@ -486,6 +486,7 @@ async fn the_demo_converges(b: Backend) {
         data_dir: dir.path().join("server"),
         tls: None,
         store: common::fresh_store(b),
+        ..gridwalk_server::Config::default()
     })
     .await
     .unwrap();

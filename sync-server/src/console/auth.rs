@@ -30,6 +30,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Deserialize;
 
 use super::{ConsoleState, Fail, Page, blocking, layout, now_ms};
+use crate::audit::{Caller, CallerSlot};
 use crate::error::{Error, Result};
 use crate::protocol::sha256;
 
@@ -589,7 +590,10 @@ impl FromRequestParts<ConsoleState> for Staff {
         };
         let c = st.clone();
         match blocking(move || c.staff().session(&token, now_ms())).await {
-            Ok(Some(staff)) => Ok(staff),
+            Ok(Some(staff)) => {
+                crate::audit::note(&parts.extensions, Caller::Staff(staff.username.clone()));
+                Ok(staff)
+            }
             Ok(None) => Err(to_login()),
             Err(f) => Err(f.into_response()),
         }
@@ -636,7 +640,11 @@ pub async fn login_page() -> Html<String> {
 }
 
 /// `POST /console/login`.
-pub async fn login(State(st): State<ConsoleState>, Form(f): Form<LoginForm>) -> Page {
+pub async fn login(
+    State(st): State<ConsoleState>,
+    caller: CallerSlot,
+    Form(f): Form<LoginForm>,
+) -> Page {
     let username = f.username.trim().to_string();
     let c = st.clone();
     let name = username.clone();
@@ -656,6 +664,9 @@ pub async fn login(State(st): State<ConsoleState>, Form(f): Form<LoginForm>) -> 
     .await?;
     match outcome {
         Ok(token) => {
+            // Only a name that logged in is recorded: a failed attempt's "name" may be anything
+            // (a mistyped password, someone else's name).
+            caller.set(Caller::Staff(username.clone()));
             let cookie = cookie_header(&token, SESSION_TTL_MS / 1000, st.https());
             Ok((
                 StatusCode::SEE_OTHER,

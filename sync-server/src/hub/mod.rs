@@ -229,4 +229,10 @@ pub trait HubStore: Send + Sync + 'static {
     fn feed(&self, after: u64, sink: &mut dyn FeedSink) -> Result<u64>;
     /// The last position handed out.
     fn head(&self) -> Result<u64>;
+    /// After a push that deleted rows (a tombstone destroys a resident key): makes the deleted
+    /// bytes unrecoverable from the store's own files as far as the store can. The default does
+    /// nothing; PostgreSQL keeps dead rows until VACUUM (see docs/ARCHITECTURE.md).
+    fn purge_deleted(&self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -52,9 +52,20 @@ fn prepare(conn: &Connection) -> Result<()> {
         PRAGMA busy_timeout = 5000;
         -- Keep the WAL from growing without bound between checkpoints.
         PRAGMA journal_size_limit = 67108864;
+        -- A deleted resident key is overwritten with zeros, not left in a free page or cell
+        -- (the WAL's older page versions are dropped by purge_deleted).
+        PRAGMA secure_delete = ON;
         ",
     )?;
     Ok(())
+}
+
+/// Copies the WAL into the database and truncates it to nothing, so no older version of a page
+/// (say, one holding a key deleted since) stays in the file. `Ok(false)` when a reader's
+/// snapshot kept the WAL (the next call tries again).
+fn checkpoint_truncate(conn: &Connection) -> Result<bool> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
 
 fn init(tx: &Transaction<'_>) -> Result<()> {
@@ -184,6 +195,8 @@ impl SqliteHub {
         let mut writer = Connection::open(path)?;
         prepare(&writer)?;
         migrate(&mut writer)?;
+        // Old page versions left in the WAL by a crash after a deletion go now.
+        checkpoint_truncate(&writer)?;
         Ok(SqliteHub {
             path: path.to_path_buf(),
             writer: Mutex::new(writer),
@@ -559,6 +572,17 @@ impl HubStore for SqliteHub {
         let head = c.query_row("SELECT seq FROM counter", [], |r| r.get::<_, i64>(0));
         self.give_back(c);
         Ok(head? as u64)
+    }
+
+    fn purge_deleted(&self) -> Result<()> {
+        if checkpoint_truncate(&lock(&self.writer))? {
+            Ok(())
+        } else {
+            Err(Error::Busy(
+                "a pull held the write-ahead log; it is truncated at the next deletion or start"
+                    .into(),
+            ))
+        }
     }
 }
 

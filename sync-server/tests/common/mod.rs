@@ -119,6 +119,7 @@ pub async fn server_on(
         data_dir: dir.join("server"),
         tls,
         store,
+        ..Config::default()
     })
     .await
     .unwrap();
