@@ -107,39 +107,24 @@ pub(crate) fn project_household(
     }
     for v in &visits {
         add_photo_refs(tx, &h.id, &v.photos)?;
-        tx.prepare_cached(
-            "INSERT INTO visits (id, household_id, worker_id, started_at, ended_at, outcome, form_id,
-                form_version, need_count, photo_count)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?
-        .execute(params![
-            v.id,
-            h.id,
-            v.worker_id,
-            v.started_ms,
-            v.ended_ms,
-            v.outcome.as_str(),
-            v.form_id,
-            v.form_version,
-            v.followups.len() as i64,
-            v.photos.len() as i64
-        ])?;
+        insert_visit(
+            tx,
+            &VisitRow {
+                id: &v.id,
+                household_id: &h.id,
+                worker_id: &v.worker_id,
+                started_ms: v.started_ms,
+                ended_ms: v.ended_ms,
+                outcome: v.outcome.as_str(),
+                form_id: &v.form_id,
+                form_version: v.form_version,
+                need_count: v.followups.len(),
+                photo_count: v.photos.len(),
+            },
+        )?;
     }
     for f in household::read_followups(doc) {
-        tx.prepare_cached(
-            "INSERT INTO followups (id, household_id, visit_id, category, description, urgency, due_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            f.id,
-            h.id,
-            f.visit_id,
-            f.category,
-            f.description,
-            f.urgency.as_str(),
-            f.due_ms,
-            f.status
-        ])?;
+        insert_followup(tx, &h.id, &f)?;
     }
     Ok(())
 }
@@ -152,39 +137,24 @@ pub(crate) fn add_visit(
     v: &crate::model::VisitInput,
     followups: &[crate::model::FollowUp],
 ) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO visits (id, household_id, worker_id, started_at, ended_at, outcome, form_id,
-            form_version, need_count, photo_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    )?
-    .execute(params![
-        visit_id,
-        v.household_id,
-        worker,
-        v.started_ms,
-        v.ended_ms,
-        v.outcome.as_str(),
-        v.form_id,
-        v.form_version,
-        followups.len() as i64,
-        v.photos.len() as i64
-    ])?;
+    insert_visit(
+        tx,
+        &VisitRow {
+            id: visit_id,
+            household_id: &v.household_id,
+            worker_id: worker,
+            started_ms: v.started_ms,
+            ended_ms: v.ended_ms,
+            outcome: v.outcome.as_str(),
+            form_id: &v.form_id,
+            form_version: v.form_version,
+            need_count: followups.len(),
+            photo_count: v.photos.len(),
+        },
+    )?;
     add_photo_refs(tx, &v.household_id, &v.photos)?;
     for f in followups {
-        tx.prepare_cached(
-            "INSERT INTO followups (id, household_id, visit_id, category, description, urgency, due_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            f.id,
-            f.household_id,
-            f.visit_id,
-            f.category,
-            f.description,
-            f.urgency.as_str(),
-            f.due_ms,
-            f.status
-        ])?;
+        insert_followup(tx, &f.household_id, f)?;
     }
     tx.prepare_cached(
         "UPDATE households SET visit_count = visit_count + 1,
@@ -192,6 +162,63 @@ pub(crate) fn add_visit(
          WHERE id = ?1",
     )?
     .execute(params![v.household_id, v.started_ms])?;
+    Ok(())
+}
+
+/// One row of the `visits` projection.
+struct VisitRow<'a> {
+    id: &'a str,
+    household_id: &'a str,
+    worker_id: &'a str,
+    started_ms: i64,
+    ended_ms: i64,
+    outcome: &'a str,
+    form_id: &'a str,
+    form_version: u32,
+    need_count: usize,
+    photo_count: usize,
+}
+
+fn insert_visit(tx: &Transaction<'_>, v: &VisitRow<'_>) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO visits (id, household_id, worker_id, started_at, ended_at, outcome, form_id,
+            form_version, need_count, photo_count)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        v.id,
+        v.household_id,
+        v.worker_id,
+        v.started_ms,
+        v.ended_ms,
+        v.outcome,
+        v.form_id,
+        v.form_version,
+        v.need_count as i64,
+        v.photo_count as i64
+    ])?;
+    Ok(())
+}
+
+fn insert_followup(
+    tx: &Transaction<'_>,
+    household_id: &str,
+    f: &crate::model::FollowUp,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO followups (id, household_id, visit_id, category, description, urgency, due_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        f.id,
+        household_id,
+        f.visit_id,
+        f.category,
+        f.description,
+        f.urgency.as_str(),
+        f.due_ms,
+        f.status
+    ])?;
     Ok(())
 }
 
