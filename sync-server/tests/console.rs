@@ -1,6 +1,11 @@
 //! The office console over HTTP: login, sessions, CSRF, roles, roster import, exports, reveal
-//! and escaping. (The browser story is in `tests/e2e`, run by `scripts/test-console.sh`.)
+//! and escaping, each on both hubs (see `common`). (The browser story is in `tests/e2e`, run by
+//! `scripts/test-console.sh`.)
 #![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use common::Backend;
 
 use std::io::Cursor;
 use std::path::Path;
@@ -22,11 +27,14 @@ struct Office {
     client: reqwest::Client,
 }
 
-async fn office(dir: &Path) -> Office {
+/// A server on a fresh hub of `backend` with a small community in its office replica, and
+/// two staff accounts.
+async fn office(backend: Backend, dir: &Path) -> Office {
     let data = dir.join("server");
     let server = start(Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.clone(),
+        store: common::fresh_store(backend),
         ..Config::default()
     })
     .await
@@ -199,10 +207,9 @@ fn event(grid: &str, description: &str) -> EventInput {
     }
 }
 
-#[tokio::test]
-async fn a_wrong_password_gets_no_session_and_the_right_one_does() {
+async fn a_wrong_password_gets_no_session_and_the_right_one_does(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     assert!(o.login("clerk", "wrong password").await.is_none());
     assert!(o.login("nobody", PASSWORD).await.is_none());
     let token = o.login("clerk", PASSWORD).await.unwrap();
@@ -215,10 +222,9 @@ async fn a_wrong_password_gets_no_session_and_the_right_one_does() {
     assert_eq!(resp.headers()["location"], "/console/login");
 }
 
-#[tokio::test]
-async fn five_failed_logins_block_the_name_for_a_while() {
+async fn five_failed_logins_block_the_name_for_a_while(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     for _ in 0..5 {
         assert!(o.login("clerk", "guess").await.is_none());
     }
@@ -226,10 +232,9 @@ async fn five_failed_logins_block_the_name_for_a_while() {
     assert!(o.login("leader", PASSWORD).await.is_some());
 }
 
-#[tokio::test]
-async fn an_expired_session_leads_back_to_the_login() {
+async fn an_expired_session_leads_back_to_the_login(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let now = chrono::Utc::now().timestamp_millis();
     let old = o
         .staff
@@ -248,10 +253,9 @@ async fn an_expired_session_leads_back_to_the_login() {
     assert_eq!(o.get(&fresh, "/console/today").await.0, 200);
 }
 
-#[tokio::test]
-async fn a_post_without_the_sessions_csrf_token_is_refused() {
+async fn a_post_without_the_sessions_csrf_token_is_refused(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let e = o
         .server
         .office()
@@ -293,10 +297,9 @@ async fn a_post_without_the_sessions_csrf_token_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster() {
+async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let e = o
         .server
         .office()
@@ -339,10 +342,9 @@ async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster() {
     assert_eq!(o.get(&token, "/console/coverage").await.0, 200);
 }
 
-#[tokio::test]
-async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it() {
+async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
     let (status, page) = o
@@ -392,10 +394,9 @@ async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it() {
 const HEADER: &str =
     "网格编号,网格名称,楼栋编号,楼栋名称,单元,门牌号,地址,面积,居住状态,关爱标签\n";
 
-#[tokio::test]
-async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing() {
+async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let before = o.households();
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
@@ -426,10 +427,9 @@ async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing() {
     assert!(page.contains("缺少此列"));
 }
 
-#[tokio::test]
-async fn reimporting_a_roster_updates_instead_of_duplicating() {
+async fn reimporting_a_roster_updates_instead_of_duplicating(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let before = o.households();
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
@@ -492,10 +492,9 @@ fn csv_parsing_handles_quotes_gbk_and_blank_lines() {
     assert_eq!(roster.households[0].care_tags.len(), 2);
 }
 
-#[tokio::test]
-async fn exports_open_as_xlsx_and_hold_the_rows() {
+async fn exports_open_as_xlsx_and_hold_the_rows(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     for i in 0..3 {
         s.store()
@@ -531,10 +530,9 @@ async fn exports_open_as_xlsx_and_hold_the_rows() {
     assert_eq!(o.get(&token, "/console/export/secrets.xlsx").await.0, 400);
 }
 
-#[tokio::test]
-async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log() {
+async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     let h = &s.store().grid_households("g1").unwrap()[0];
     let r = s
@@ -603,10 +601,9 @@ async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log() {
     assert!(!audit.iter().any(|a| a.target.contains("1380")));
 }
 
-#[tokio::test]
-async fn hostile_strings_are_escaped_on_every_page() {
+async fn hostile_strings_are_escaped_on_every_page(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
     let e = s.store().report_event(&event("g1", hostile)).unwrap();
@@ -639,3 +636,17 @@ async fn hostile_strings_are_escaped_on_every_page() {
     let (_, page) = o.get(&token, &format!("/console/events/{}", e.id)).await;
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }
+
+crate::on_both_stores!(
+    a_wrong_password_gets_no_session_and_the_right_one_does,
+    five_failed_logins_block_the_name_for_a_while,
+    an_expired_session_leads_back_to_the_login,
+    a_post_without_the_sessions_csrf_token_is_refused,
+    a_grid_leader_runs_the_loop_but_not_devices_or_the_roster,
+    the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it,
+    a_roster_with_bad_rows_gives_a_report_and_imports_nothing,
+    reimporting_a_roster_updates_instead_of_duplicating,
+    exports_open_as_xlsx_and_hold_the_rows,
+    revealing_a_value_needs_a_purpose_and_writes_the_access_log,
+    hostile_strings_are_escaped_on_every_page,
+);

@@ -12,19 +12,25 @@
 //! past n forever (the classic sequence-gap problem of `SERIAL` columns, whose values are handed
 //! out at insert time but become visible at commit time, in any order).
 //!
-//! Every push therefore starts by locking the single `counter` row (`SELECT … FOR UPDATE`) and
-//! holds that row lock until it commits: pushes from every process run one after another, each
-//! numbers its rows from the counter it read and writes the counter back before it commits. So
-//! commit order is sequence order, and every snapshot holds a gap-free prefix of the sequence
-//! whose end is the counter it reads in the same snapshot (pulls read in one REPEATABLE READ
-//! transaction). Taking the lock first, rather than at the first new row, also makes every
-//! check of a push (is this change new, is this resident deleted, is this document there) see
-//! everything committed before it, exactly like the embedded store's single writer.
+//! Every push that adds something therefore locks the single `counter` row (`SELECT … FOR
+//! UPDATE`) and holds that row lock until it commits: the writing parts of pushes from every
+//! process run one after another, each numbers its rows from the counter it read and moves the
+//! counter on before it commits. So commit order is sequence order, and every snapshot holds a
+//! gap-free prefix of the sequence whose end is the counter it reads in the same snapshot (pulls
+//! read in one REPEATABLE READ transaction, and plain reads never wait for the row lock).
 //!
-//! The price is that pushes do not run in parallel across processes; pulls, enrolment and
-//! authentication do, and a push holds the lock for a few milliseconds of inserts. Allocating
-//! at commit time from a counter without the early lock would let two pushes both insert the
-//! same new change or resurrect a deleted resident's key; reading only up to the lowest
+//! The lock covers only the writing part. A push first reads, without it, everything it needs to
+//! decide ([`crate::protocol::apply_push`]): its documents and every change hash and dependency
+//! it names, one `= ANY($1)` statement each, whatever its size; pushes from all processes do this
+//! at once, and a retry that adds nothing never takes the lock. Then it takes the lock and, since
+//! the transaction is READ COMMITTED, every later statement sees all that earlier pushes
+//! committed: it looks again at what was missing (documents and changes are only ever added, so
+//! what was found still holds; keys are read again), decides again, and writes each table's rows
+//! with one statement that also moves the counter. A day's push holds the lock for four round
+//! trips (lock, second look, insert, commit), not three per change.
+//!
+//! Allocating at commit time from a counter without the lock would let two pushes both insert
+//! the same new change or resurrect a deleted resident's key; reading only up to the lowest
 //! in-flight position needs a registry of in-flight transactions.
 
 use std::collections::HashMap;
@@ -35,10 +41,10 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
 
 use super::{
-    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewCode, NewDevice,
-    Visit,
+    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode,
+    NewDevice, Visit,
 };
-use gridwalk_core::replication::AccessRecord;
+use gridwalk_core::replication::{AccessRecord, KeyRecord, Tombstone};
 
 use crate::error::{Error, Result};
 use crate::policy::{Principal, Role};
@@ -342,11 +348,13 @@ fn principal(r: &Row) -> Result<Principal> {
 
 const PRINCIPAL_COLUMNS: &str = "id, person_id, role, scope, actor";
 
-/// One push's writes; positions are numbered from the counter read under its row lock.
+/// One push: reads without the lock, then writes numbered from the counter read under its row
+/// lock. Each batch call is one statement, prepared once per connection.
 struct PgTx<'a, 't> {
     tx: &'a Transaction<'t>,
     stmts: &'a mut HashMap<&'static str, Statement>,
-    seq: i64,
+    /// The last position handed out, once the counter row is locked.
+    seq: Option<i64>,
 }
 
 impl PgTx<'_, '_> {
@@ -354,137 +362,196 @@ impl PgTx<'_, '_> {
         prep(self.tx, self.stmts, sql)
     }
 
-    fn next_seq(&mut self) -> i64 {
-        self.seq += 1;
+    /// The last position handed out; writing without the counter's lock is a bug.
+    fn locked(&self) -> Result<i64> {
         self.seq
+            .ok_or_else(|| Error::Internal("a push wrote before taking the sequence lock".into()))
+    }
+
+    /// The position before the first of `n` new rows, and the last one; the counter moves on.
+    fn positions(&mut self, n: usize) -> Result<(i64, i64)> {
+        let before = self.locked()?;
+        let last = before + n as i64;
+        self.seq = Some(last);
+        Ok((before, last))
     }
 }
 
+fn hash32(bytes: Vec<u8>) -> Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| Error::Internal("a stored change hash is not 32 bytes".into()))
+}
+
 impl HubTx for PgTx<'_, '_> {
-    fn doc(&mut self, id: &str) -> Result<Option<DocRow>> {
-        let s = self.stmt("SELECT kind, scope, building_id FROM docs WHERE id = $1")?;
-        wait(self.tx.query_opt(&s, &[&id]))?
+    fn docs(&mut self, ids: &[&str]) -> Result<Vec<DocRow>> {
+        let s = self.stmt("SELECT id, kind, scope, building_id FROM docs WHERE id = ANY($1)")?;
+        wait(self.tx.query(&s, &[&ids]))?
+            .iter()
             .map(|r| {
                 Ok(DocRow {
-                    id: id.to_string(),
-                    kind: r.try_get(0)?,
-                    scope: r.try_get(1)?,
-                    building_id: r.try_get(2)?,
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    scope: r.try_get(2)?,
+                    building_id: r.try_get(3)?,
                 })
             })
-            .transpose()
+            .collect()
     }
 
-    fn insert_doc(&mut self, d: &DocRow) -> Result<()> {
-        let s =
-            self.stmt("INSERT INTO docs (id, kind, scope, building_id) VALUES ($1, $2, $3, $4)")?;
-        wait(
-            self.tx
-                .execute(&s, &[&d.id, &d.kind, &d.scope, &d.building_id]),
-        )?;
-        Ok(())
+    fn change_docs(&mut self, hashes: &[[u8; 32]]) -> Result<Vec<([u8; 32], String)>> {
+        let s = self.stmt("SELECT hash, doc_id FROM changes WHERE hash = ANY($1)")?;
+        let hashes: Vec<&[u8]> = hashes.iter().map(|h| &h[..]).collect();
+        wait(self.tx.query(&s, &[&hashes]))?
+            .iter()
+            .map(|r| Ok((hash32(r.try_get(0)?)?, r.try_get(1)?)))
+            .collect()
     }
 
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>> {
-        let s = self.stmt("SELECT doc_id FROM changes WHERE hash = $1")?;
-        Ok(wait(self.tx.query_opt(&s, &[&hash]))?
-            .map(|r| r.try_get(0))
-            .transpose()?)
-    }
-
-    fn insert_change(
-        &mut self,
-        doc_id: &str,
-        hash: &[u8],
-        actor: &str,
-        bytes: &[u8],
-    ) -> Result<()> {
-        let seq = self.next_seq();
+    fn keys(&mut self, resident_ids: &[&str]) -> Result<Vec<(String, KeyRow)>> {
         let s = self.stmt(
-            "INSERT INTO changes (seq, doc_id, hash, actor, bytes) VALUES ($1, $2, $3, $4, $5)",
+            "SELECT resident_id, household_id, key FROM resident_keys
+             WHERE resident_id = ANY($1)",
         )?;
-        wait(self.tx.execute(&s, &[&seq, &doc_id, &hash, &actor, &bytes]))?;
-        Ok(())
-    }
-
-    fn key(&mut self, resident_id: &str) -> Result<Option<KeyRow>> {
-        let s = self.stmt("SELECT household_id, key FROM resident_keys WHERE resident_id = $1")?;
-        wait(self.tx.query_opt(&s, &[&resident_id]))?
+        wait(self.tx.query(&s, &[&resident_ids]))?
+            .iter()
             .map(|r| {
-                Ok(KeyRow {
-                    household_id: r.try_get(0)?,
-                    key: r.try_get(1)?,
-                })
+                Ok((
+                    r.try_get(0)?,
+                    KeyRow {
+                        household_id: r.try_get(1)?,
+                        key: r.try_get(2)?,
+                    },
+                ))
             })
-            .transpose()
+            .collect()
     }
 
-    fn is_tombstoned(&mut self, resident_id: &str) -> Result<bool> {
-        let s = self.stmt("SELECT 1 FROM tombstones WHERE resident_id = $1")?;
-        Ok(wait(self.tx.query_opt(&s, &[&resident_id]))?.is_some())
+    fn tombstoned(&mut self, resident_ids: &[&str]) -> Result<Vec<String>> {
+        let s = self.stmt("SELECT resident_id FROM tombstones WHERE resident_id = ANY($1)")?;
+        wait(self.tx.query(&s, &[&resident_ids]))?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
     }
 
-    fn insert_key(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        key: &[u8],
-        actor: &str,
-    ) -> Result<()> {
-        let seq = self.next_seq();
+    fn lock_sequence(&mut self) -> Result<()> {
+        if self.seq.is_some() {
+            return Ok(());
+        }
+        // Held until commit (see the module docs): commit order is sequence order, and every
+        // statement after this one sees all that earlier pushes committed.
+        let s = self.stmt("SELECT seq FROM counter WHERE id = 0 FOR UPDATE")?;
+        self.seq = Some(wait(self.tx.query_one(&s, &[]))?.try_get(0)?);
+        Ok(())
+    }
+
+    fn insert_docs(&mut self, docs: &[&DocRow]) -> Result<()> {
+        self.locked()?;
         let s = self.stmt(
-            "INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO docs (id, kind, scope, building_id)
+             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])",
         )?;
+        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+        let kinds: Vec<&str> = docs.iter().map(|d| d.kind.as_str()).collect();
+        let scopes: Vec<&str> = docs.iter().map(|d| d.scope.as_str()).collect();
+        let buildings: Vec<Option<&str>> = docs.iter().map(|d| d.building_id.as_deref()).collect();
+        wait(self.tx.execute(&s, &[&ids, &kinds, &scopes, &buildings]))?;
+        Ok(())
+    }
+
+    fn insert_changes(&mut self, actor: &str, changes: &[NewChange<'_>]) -> Result<()> {
+        let (before, last) = self.positions(changes.len())?;
+        // The rows and the counter in one statement: positions before+1 ..= last, in order.
+        let s = self.stmt(
+            "WITH added AS (
+                 INSERT INTO changes (seq, doc_id, hash, actor, bytes)
+                 SELECT $1 + n, doc_id, hash, $2, bytes
+                   FROM unnest($3::TEXT[], $4::BYTEA[], $5::BYTEA[])
+                        WITH ORDINALITY AS u (doc_id, hash, bytes, n)
+             )
+             UPDATE counter SET seq = $6 WHERE id = 0",
+        )?;
+        let docs: Vec<&str> = changes.iter().map(|c| c.doc_id).collect();
+        let hashes: Vec<&[u8]> = changes.iter().map(|c| &c.hash[..]).collect();
+        let bytes: Vec<&[u8]> = changes.iter().map(|c| c.bytes).collect();
         wait(
             self.tx
-                .execute(&s, &[&resident_id, &household_id, &key, &actor, &seq]),
+                .execute(&s, &[&before, &actor, &docs, &hashes, &bytes, &last]),
         )?;
         Ok(())
     }
 
-    fn insert_access(&mut self, a: &AccessRecord) -> Result<()> {
+    fn insert_keys(&mut self, actor: &str, keys: &[&KeyRecord]) -> Result<()> {
+        let (before, last) = self.positions(keys.len())?;
+        let s = self.stmt(
+            "WITH added AS (
+                 INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
+                 SELECT resident_id, household_id, key, $2, $1 + n
+                   FROM unnest($3::TEXT[], $4::TEXT[], $5::BYTEA[])
+                        WITH ORDINALITY AS u (resident_id, household_id, key, n)
+             )
+             UPDATE counter SET seq = $6 WHERE id = 0",
+        )?;
+        let residents: Vec<&str> = keys.iter().map(|k| k.resident_id.as_str()).collect();
+        let households: Vec<&str> = keys.iter().map(|k| k.household_id.as_str()).collect();
+        let values: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
+        wait(self.tx.execute(
+            &s,
+            &[&before, &actor, &residents, &households, &values, &last],
+        ))?;
+        Ok(())
+    }
+
+    fn insert_tombstones(&mut self, actor: &str, tombstones: &[&Tombstone]) -> Result<()> {
+        let (before, last) = self.positions(tombstones.len())?;
+        // The hub forgets the keys too: the deleted residents' data is unreadable everywhere.
+        let s = self.stmt(
+            "WITH added AS (
+                 INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
+                 SELECT resident_id, household_id, deleted_ms, $2, $1 + n
+                   FROM unnest($3::TEXT[], $4::TEXT[], $5::BIGINT[])
+                        WITH ORDINALITY AS u (resident_id, household_id, deleted_ms, n)
+             ), forgotten AS (
+                 DELETE FROM resident_keys WHERE resident_id = ANY($3)
+             )
+             UPDATE counter SET seq = $6 WHERE id = 0",
+        )?;
+        let residents: Vec<&str> = tombstones.iter().map(|t| t.resident_id.as_str()).collect();
+        let households: Vec<&str> = tombstones.iter().map(|t| t.household_id.as_str()).collect();
+        let deleted: Vec<i64> = tombstones.iter().map(|t| t.deleted_ms).collect();
+        wait(self.tx.execute(
+            &s,
+            &[&before, &actor, &residents, &households, &deleted, &last],
+        ))?;
+        Ok(())
+    }
+
+    fn insert_access(&mut self, records: &[AccessRecord]) -> Result<()> {
+        self.locked()?;
         let s = self.stmt(
             "INSERT INTO access_records
              (device_id, seq, at_ms, person_id, resident_id, field, purpose, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+             SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
+                                  $6::TEXT[], $7::TEXT[], $8::BYTEA[], $9::BYTEA[])
+             ON CONFLICT DO NOTHING",
         )?;
+        let col = |f: fn(&AccessRecord) -> &str| records.iter().map(f).collect::<Vec<&str>>();
+        let devices = col(|a| &a.device_id);
+        let persons = col(|a| &a.person_id);
+        let residents = col(|a| &a.resident_id);
+        let fields = col(|a| &a.field);
+        let purposes = col(|a| &a.purpose);
+        let seqs: Vec<i64> = records.iter().map(|a| a.seq).collect();
+        let ats: Vec<i64> = records.iter().map(|a| a.at_ms).collect();
+        let prev: Vec<&[u8]> = records.iter().map(|a| a.prev_hash.as_slice()).collect();
+        let hashes: Vec<&[u8]> = records.iter().map(|a| a.hash.as_slice()).collect();
         wait(self.tx.execute(
             &s,
             &[
-                &a.device_id,
-                &a.seq,
-                &a.at_ms,
-                &a.person_id,
-                &a.resident_id,
-                &a.field,
-                &a.purpose,
-                &a.prev_hash,
-                &a.hash,
+                &devices, &seqs, &ats, &persons, &residents, &fields, &purposes, &prev, &hashes,
             ],
         ))?;
-        Ok(())
-    }
-
-    fn insert_tombstone(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        deleted_ms: i64,
-        actor: &str,
-    ) -> Result<()> {
-        let seq = self.next_seq();
-        let s = self.stmt(
-            "INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
-             VALUES ($1, $2, $3, $4, $5)",
-        )?;
-        wait(self.tx.execute(
-            &s,
-            &[&resident_id, &household_id, &deleted_ms, &actor, &seq],
-        ))?;
-        // The hub forgets the key too: the deleted resident's data is unreadable everywhere.
-        let s = self.stmt("DELETE FROM resident_keys WHERE resident_id = $1")?;
-        wait(self.tx.execute(&s, &[&resident_id]))?;
         Ok(())
     }
 }
@@ -749,25 +816,12 @@ impl HubStore for PgHub {
         self.pool.with(|c| {
             let Conn { client, stmts } = c;
             let tx = wait(client.transaction())?;
-            // The counter's row lock serializes pushes across processes until commit (see the
-            // module docs): commit order is sequence order.
-            let lock = prep(
-                &tx,
-                stmts,
-                "SELECT seq FROM counter WHERE id = 0 FOR UPDATE",
-            )?;
-            let head: i64 = wait(tx.query_one(&lock, &[]))?.try_get(0)?;
             let mut t = PgTx {
                 tx: &tx,
                 stmts: &mut *stmts,
-                seq: head,
+                seq: None,
             };
             f(&mut t)?;
-            let seq = t.seq;
-            if seq != head {
-                let set = prep(&tx, stmts, "UPDATE counter SET seq = $1 WHERE id = 0")?;
-                wait(tx.execute(&set, &[&seq]))?;
-            }
             // Acknowledged only once committed (synchronous_commit stays on: durable on reply).
             wait(tx.commit())?;
             Ok(())
