@@ -20,8 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::hub::{
-    DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode, NewDevice,
-    Visit,
+    DocRow, FeedFilter, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode,
+    NewDevice, Visit,
 };
 use crate::policy::{self, DocPlace, Principal, Role};
 
@@ -561,6 +561,8 @@ pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Resu
 /// Collects a pull: what the device may read after `cursor`, never its own, within the budget.
 struct PullSink<'a> {
     p: &'a Principal,
+    /// The scopes it may read, when a list can say it (the store leaves the others out).
+    scopes: Option<Vec<String>>,
     budget: usize,
     used: usize,
     taken: usize,
@@ -572,6 +574,13 @@ struct PullSink<'a> {
 }
 
 impl FeedSink for PullSink<'_> {
+    fn filter(&self) -> FeedFilter<'_> {
+        FeedFilter {
+            not_actor: Some(&self.p.actor),
+            scopes: self.scopes.as_deref(),
+        }
+    }
+
     fn visit(&mut self, m: &FeedMeta) -> Visit {
         if m.actor == self.p.actor || !self.p.can_read(m.doc.place()) {
             self.last = m.seq;
@@ -630,6 +639,7 @@ pub fn pull(
 ) -> Result<SyncReply> {
     let mut sink = PullSink {
         p,
+        scopes: p.readable_scopes(),
         budget,
         used: 0,
         taken: 0,

@@ -112,8 +112,22 @@ pub enum Visit {
     Stop,
 }
 
+/// Entries a feed reader skips whatever else they hold, so a store may leave them out rather
+/// than hand each to [`FeedSink::visit`] (which still decides about every entry it gets).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedFilter<'a> {
+    /// Entries sent by this actor (a device never receives its own).
+    pub not_actor: Option<&'a str>,
+    /// When set, only entries of documents in these scopes.
+    pub scopes: Option<&'a [String]>,
+}
+
 /// Receives a pull's entries in sequence order.
 pub trait FeedSink {
+    /// What the reader skips anyway; by default nothing.
+    fn filter(&self) -> FeedFilter<'_> {
+        FeedFilter::default()
+    }
     /// Decides about one entry from its metadata alone (so skipped payloads are never read).
     fn visit(&mut self, meta: &FeedMeta) -> Visit;
     /// Receives an entry the reader chose to take, with its payload.

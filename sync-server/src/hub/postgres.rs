@@ -557,20 +557,30 @@ impl HubTx for PgTx<'_, '_> {
 }
 
 /// Every entry after $1 up to $2, in sequence order, at most $3 of them, with the place of its
-/// document.
+/// document; without those sent by actor $4 and, when $5 is not null, those outside scopes $5
+/// (the reader's [`super::FeedFilter`]: rows it would skip never leave the database).
 const FEED_SQL: &str = "
     SELECT c.seq, 0, c.doc_id, d.kind, d.scope, d.building_id, c.actor,
            octet_length(c.bytes)::BIGINT, NULL::TEXT, NULL::BIGINT
-      FROM changes c JOIN docs d ON d.id = c.doc_id WHERE c.seq > $1 AND c.seq <= $2
+      FROM changes c JOIN docs d ON d.id = c.doc_id
+     WHERE c.seq > $1 AND c.seq <= $2 AND c.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     UNION ALL
     SELECT k.seq, 1, k.household_id, d.kind, d.scope, d.building_id, k.actor,
            octet_length(k.key)::BIGINT, k.resident_id, NULL::BIGINT
-      FROM resident_keys k JOIN docs d ON d.id = k.household_id WHERE k.seq > $1 AND k.seq <= $2
+      FROM resident_keys k JOIN docs d ON d.id = k.household_id
+     WHERE k.seq > $1 AND k.seq <= $2 AND k.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     UNION ALL
     SELECT t.seq, 2, t.household_id, d.kind, d.scope, d.building_id, t.actor,
            0::BIGINT, t.resident_id, t.deleted_ms
-      FROM tombstones t JOIN docs d ON d.id = t.household_id WHERE t.seq > $1 AND t.seq <= $2
+      FROM tombstones t JOIN docs d ON d.id = t.household_id
+     WHERE t.seq > $1 AND t.seq <= $2 AND t.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     ORDER BY 1 LIMIT $3";
+
+/// The last position handed out.
+const HEAD_SQL: &str = "SELECT seq FROM counter WHERE id = 0";
 
 /// The payloads of the taken entries of one feed page.
 const PAYLOAD_SQL: &str = "
@@ -611,12 +621,16 @@ fn feed_on(c: &mut Conn, after: u64, sink: &mut dyn FeedSink) -> Result<u64> {
             .read_only(true)
             .start(),
     )?;
-    let head: i64 = wait(tx.query_one("SELECT seq FROM counter WHERE id = 0", &[]))?.try_get(0)?;
+    let head = prep(&tx, stmts, HEAD_SQL)?;
+    let head: i64 = wait(tx.query_one(&head, &[]))?.try_get(0)?;
     let feed = prep(&tx, stmts, FEED_SQL)?;
     let payloads = prep(&tx, stmts, PAYLOAD_SQL)?;
+    let filter = sink.filter();
+    let not_actor = filter.not_actor.map(str::to_string);
+    let scopes = filter.scopes.map(<[String]>::to_vec);
     let mut from = i64::try_from(after).unwrap_or(i64::MAX);
     loop {
-        let rows = wait(tx.query(&feed, &[&from, &head, &FEED_PAGE]))?;
+        let rows = wait(tx.query(&feed, &[&from, &head, &FEED_PAGE, &not_actor, &scopes]))?;
         let full_page = rows.len() as i64 == FEED_PAGE;
         let mut taken = Vec::new();
         let mut stopped = false;
@@ -834,11 +848,7 @@ impl HubStore for PgHub {
 
     fn head(&self) -> Result<u64> {
         self.pool.with(|c| {
-            let s = prep(
-                &c.client,
-                &mut c.stmts,
-                "SELECT seq FROM counter WHERE id = 0",
-            )?;
+            let s = prep(&c.client, &mut c.stmts, HEAD_SQL)?;
             Ok(wait(c.client.query_one(&s, &[]))?.try_get::<_, i64>(0)? as u64)
         })
     }

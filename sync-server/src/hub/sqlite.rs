@@ -384,16 +384,24 @@ fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
     })
 }
 
-/// Every entry after ?1 up to ?2, in sequence order, with the place of its document.
+/// Every entry after ?1 up to ?2, in sequence order, with the place of its document; without
+/// those sent by actor ?3 and, when ?4 (a JSON list) is not null, those outside scopes ?4 (the
+/// reader's [`super::FeedFilter`]).
 const FEED_SQL: &str = "
     SELECT c.seq, 0, c.doc_id, d.kind, d.scope, d.building_id, c.actor, length(c.bytes), NULL, NULL
-      FROM changes c JOIN docs d ON d.id = c.doc_id WHERE c.seq > ?1 AND c.seq <= ?2
+      FROM changes c JOIN docs d ON d.id = c.doc_id
+     WHERE c.seq > ?1 AND c.seq <= ?2 AND c.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     UNION ALL
     SELECT k.seq, 1, k.household_id, d.kind, d.scope, d.building_id, k.actor, length(k.key), k.resident_id, NULL
-      FROM resident_keys k JOIN docs d ON d.id = k.household_id WHERE k.seq > ?1 AND k.seq <= ?2
+      FROM resident_keys k JOIN docs d ON d.id = k.household_id
+     WHERE k.seq > ?1 AND k.seq <= ?2 AND k.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     UNION ALL
     SELECT t.seq, 2, t.household_id, d.kind, d.scope, d.building_id, t.actor, 0, t.resident_id, t.deleted_ms
-      FROM tombstones t JOIN docs d ON d.id = t.household_id WHERE t.seq > ?1 AND t.seq <= ?2
+      FROM tombstones t JOIN docs d ON d.id = t.household_id
+     WHERE t.seq > ?1 AND t.seq <= ?2 AND t.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     ORDER BY 1";
 
 fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedMeta> {
@@ -590,7 +598,9 @@ fn feed_on(c: &mut Connection, after: u64, sink: &mut dyn FeedSink) -> Result<u6
         let mut stmt = tx.prepare_cached(FEED_SQL)?;
         let mut change_bytes = tx.prepare_cached("SELECT bytes FROM changes WHERE seq = ?1")?;
         let mut key_bytes = tx.prepare_cached("SELECT key FROM resident_keys WHERE seq = ?1")?;
-        let mut rows = stmt.query(params![after as i64, head])?;
+        let filter = sink.filter();
+        let scopes = filter.scopes.map(scope_to_text).transpose()?;
+        let mut rows = stmt.query(params![after as i64, head, filter.not_actor, scopes])?;
         while let Some(r) = rows.next()? {
             let meta = feed_row(r)?;
             match sink.visit(&meta) {
