@@ -501,11 +501,13 @@ fn check_household(p: &Principal, household: Option<&DocRow>) -> Result<()> {
 
 /// Stores a checked push in the caller's transaction; returns the number of new changes.
 ///
-/// Everything is read and checked first, without the sequence lock, so concurrent pushes (on
-/// PostgreSQL, from every server process) do that part at once; a refusal there is final, as
-/// nothing was written. Only a push that adds something takes the lock, reads again what was
-/// missing (another push may have stored it meanwhile), decides again if anything turned up, and
-/// writes: a handful of statements under the lock, whatever the push's size.
+/// Everything is read and checked first, without the sequence lock (one statement per table,
+/// whatever the push's size), so concurrent pushes, on PostgreSQL from every server process, do
+/// that part at once; a refusal there is final, as nothing was written. Only a push that adds
+/// something takes the lock and writes. Documents and changes are only ever added, so what was
+/// found still holds; one that another push stored meanwhile makes the insert fail, and the store
+/// runs the push again ([`HubStore::push`]), which then finds it. Keys can be destroyed by a
+/// tombstone, so a push carrying keys or tombstones reads them again under the lock.
 pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Result<usize> {
     let mut docs: Vec<&str> = push
         .docs
@@ -532,14 +534,13 @@ pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Resu
         // A retry: nothing to add.
         return Ok(0);
     }
-    let missing_docs: Vec<&str> = first.docs.iter().map(|d| d.id.as_str()).collect();
-    let missing_changes: Vec<[u8; 32]> = first.changes.iter().map(|c| *c.hash).collect();
     tx.lock_sequence()?;
-    known.read_docs_and_changes(tx, &missing_docs, &missing_changes)?;
-    known.read_residents(tx, push)?;
-    // Decided again on what holds now (cheap: no statement), so the outcome is the one a push
-    // that took the lock first would have had.
-    let plan = plan(p, push, &known)?;
+    let plan = if push.keys.is_empty() && push.tombstones.is_empty() {
+        first
+    } else {
+        known.read_residents(tx, push)?;
+        plan(p, push, &known)?
+    };
     if !plan.docs.is_empty() {
         tx.insert_docs(&plan.docs)?;
     }

@@ -258,27 +258,37 @@ async fn pushes_racing_with_the_same_changes_store_each_once_gap_free(b: Backend
     let dir = tempfile::tempdir().unwrap();
     let hub = open(b, dir.path());
     const THREADS: usize = 6;
-    // Every thread pushes the shared household's history and a household of its own, so each
-    // push finds the shared changes missing before the lock and most of them stored under it.
-    let shared = history(20, "shared");
+    const ROUNDS: usize = 3;
+    // Every round, every thread pushes the same shared household's history and a household of
+    // its own, so most pushes find the shared changes missing when they read and stored by
+    // another push when they write.
     let gate = Arc::new(Barrier::new(THREADS));
     let threads: Vec<_> = (0..THREADS)
         .map(|i| {
-            let (hub, gate, shared) = (hub.clone(), gate.clone(), shared.clone());
+            let (hub, gate) = (hub.clone(), gate.clone());
             std::thread::spawn(move || {
-                let own = household(&format!("own{i}"), history(3, &format!("own{i}")));
-                let day = bundle(vec![household("shared", shared), own]);
-                gate.wait();
-                push(hub.as_ref(), &day).unwrap()
+                let mut fresh = 0;
+                for round in 0..ROUNDS {
+                    let id = format!("shared{round}");
+                    let shared = household(&id, history(20, &id));
+                    let own = format!("own{i}-{round}");
+                    let day = bundle(vec![shared, household(&own, history(3, &own))]);
+                    gate.wait();
+                    fresh += push(hub.as_ref(), &day).unwrap();
+                }
+                fresh
             })
         })
         .collect();
     let fresh: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert_eq!(fresh, 20 + THREADS * 3);
+    assert_eq!(fresh, ROUNDS * (20 + THREADS * 3));
     let all = feed(hub.as_ref());
     let seqs: Vec<u64> = all.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=fresh as u64).collect::<Vec<_>>());
-    assert_eq!(all.iter().filter(|m| m.doc.id == "shared").count(), 20);
+    for round in 0..ROUNDS {
+        let id = format!("shared{round}");
+        assert_eq!(all.iter().filter(|m| m.doc.id == id).count(), 20);
+    }
 }
 
 async fn a_pull_does_not_wait_for_a_push_holding_the_sequence(b: Backend) {

@@ -175,12 +175,14 @@ pub struct NewChange<'a> {
     pub bytes: &'a [u8],
 }
 
-/// One push, inside one transaction: reads first, then [`HubTx::lock_sequence`], then writes.
+/// One push: reads first, then [`HubTx::lock_sequence`], then writes.
 ///
 /// The reads take many keys at once, so a push costs a few statements whatever its size. Reads
-/// before the lock see what was committed when they ran; documents and changes are never altered
-/// or removed, so [`crate::protocol::apply_push`] decides as much as it can before the lock and
-/// looks again, under it, only at what was missing.
+/// before the lock see what was committed when they ran, and may miss a push that commits
+/// before this one takes the lock; documents and changes are never altered or removed, so
+/// [`crate::protocol::apply_push`] decides before the lock, and an insert of a row that push
+/// stored fails (the store then runs the push again, see [`HubStore::push`]). A store may hold
+/// writes back and send them with the commit, so their errors can surface from the push itself.
 pub trait HubTx {
     /// The stored documents among `ids`.
     fn docs(&mut self, ids: &[&str]) -> Result<Vec<DocRow>>;
@@ -241,7 +243,10 @@ pub trait HubStore: Send + Sync + 'static {
     fn revoke(&self, device_id: &str) -> Result<bool>;
     /// Records (or re-binds) the office replica's own principal.
     fn bind_office(&self, device_id: &str, actor: &str) -> Result<Principal>;
-    /// Runs `f` in one write transaction, committed durably only when `f` succeeds.
+    /// Runs `f` as one push, committed durably only when `f` succeeds. `f` may run more than
+    /// once: when one of its inserts finds a row that another push stored after `f` read, the
+    /// store rolls back and runs `f` again (PostgreSQL; the embedded store's single writer
+    /// never races).
     fn push(&self, f: &mut dyn FnMut(&mut dyn HubTx) -> Result<()>) -> Result<()>;
     /// Streams every entry after `after` from one consistent snapshot, in sequence order, and
     /// returns the snapshot's last position.

@@ -19,32 +19,32 @@
 //! gap-free prefix of the sequence whose end is the counter it reads in the same snapshot (pulls
 //! read in one REPEATABLE READ transaction, and plain reads never wait for the row lock).
 //!
-//! The lock covers only the writing part. A push first reads, without it, everything it needs to
-//! decide ([`crate::protocol::apply_push`]): its documents and every change hash and dependency
-//! it names, one `= ANY($1)` statement each, whatever its size; pushes from all processes do this
-//! at once, and a retry that adds nothing never takes the lock. Then it takes the lock and, since
-//! the transaction is READ COMMITTED, every later statement sees all that earlier pushes
-//! committed: it looks again at what was missing (documents and changes are only ever added, so
-//! what was found still holds; keys are read again), decides again, and writes each table's rows
-//! with one statement that also moves the counter. A day's push holds the lock for four round
-//! trips (lock, second look, insert, commit), not three per change.
+//! The lock covers only the writing part (`postgres/push.rs`). A push first reads, without it and
+//! outside any transaction, everything it needs to decide ([`crate::protocol::apply_push`]): its
+//! documents and every change hash and dependency it names, one `= ANY($1)` statement each,
+//! whatever its size; pushes from all processes do this at once, and a retry that adds nothing
+//! never takes the lock. Then `BEGIN`, the lock, one insert per table (numbering its rows from
+//! the counter and moving it on) and `COMMIT` go out pipelined, in one round trip: the lock is
+//! held for the inserts and the commit, not for round trips. Documents and changes are only ever
+//! added, so what the push found still holds; one that another push stored meanwhile makes an
+//! insert fail, and the push runs again and finds it.
 //!
 //! Allocating at commit time from a counter without the lock would let two pushes both insert
 //! the same new change or resurrect a deleted resident's key; reading only up to the lowest
 //! in-flight position needs a registry of in-flight transactions.
+
+mod push;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement};
 
 use super::{
-    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode,
-    NewDevice, Visit,
+    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, NewCode, NewDevice, Visit,
 };
-use gridwalk_core::replication::{AccessRecord, KeyRecord, Tombstone};
 
 use crate::error::{Error, Result};
 use crate::policy::{Principal, Role};
@@ -348,214 +348,6 @@ fn principal(r: &Row) -> Result<Principal> {
 
 const PRINCIPAL_COLUMNS: &str = "id, person_id, role, scope, actor";
 
-/// One push: reads without the lock, then writes numbered from the counter read under its row
-/// lock. Each batch call is one statement, prepared once per connection.
-struct PgTx<'a, 't> {
-    tx: &'a Transaction<'t>,
-    stmts: &'a mut HashMap<&'static str, Statement>,
-    /// The last position handed out, once the counter row is locked.
-    seq: Option<i64>,
-}
-
-impl PgTx<'_, '_> {
-    fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
-        prep(self.tx, self.stmts, sql)
-    }
-
-    /// The last position handed out; writing without the counter's lock is a bug.
-    fn locked(&self) -> Result<i64> {
-        self.seq
-            .ok_or_else(|| Error::Internal("a push wrote before taking the sequence lock".into()))
-    }
-
-    /// The position before the first of `n` new rows, and the last one; the counter moves on.
-    fn positions(&mut self, n: usize) -> Result<(i64, i64)> {
-        let before = self.locked()?;
-        let last = before + n as i64;
-        self.seq = Some(last);
-        Ok((before, last))
-    }
-}
-
-fn hash32(bytes: Vec<u8>) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| Error::Internal("a stored change hash is not 32 bytes".into()))
-}
-
-impl HubTx for PgTx<'_, '_> {
-    fn docs(&mut self, ids: &[&str]) -> Result<Vec<DocRow>> {
-        let s = self.stmt("SELECT id, kind, scope, building_id FROM docs WHERE id = ANY($1)")?;
-        wait(self.tx.query(&s, &[&ids]))?
-            .iter()
-            .map(|r| {
-                Ok(DocRow {
-                    id: r.try_get(0)?,
-                    kind: r.try_get(1)?,
-                    scope: r.try_get(2)?,
-                    building_id: r.try_get(3)?,
-                })
-            })
-            .collect()
-    }
-
-    fn change_docs(&mut self, hashes: &[[u8; 32]]) -> Result<Vec<([u8; 32], String)>> {
-        let s = self.stmt("SELECT hash, doc_id FROM changes WHERE hash = ANY($1)")?;
-        let hashes: Vec<&[u8]> = hashes.iter().map(|h| &h[..]).collect();
-        wait(self.tx.query(&s, &[&hashes]))?
-            .iter()
-            .map(|r| Ok((hash32(r.try_get(0)?)?, r.try_get(1)?)))
-            .collect()
-    }
-
-    fn keys(&mut self, resident_ids: &[&str]) -> Result<Vec<(String, KeyRow)>> {
-        let s = self.stmt(
-            "SELECT resident_id, household_id, key FROM resident_keys
-             WHERE resident_id = ANY($1)",
-        )?;
-        wait(self.tx.query(&s, &[&resident_ids]))?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    KeyRow {
-                        household_id: r.try_get(1)?,
-                        key: r.try_get(2)?,
-                    },
-                ))
-            })
-            .collect()
-    }
-
-    fn tombstoned(&mut self, resident_ids: &[&str]) -> Result<Vec<String>> {
-        let s = self.stmt("SELECT resident_id FROM tombstones WHERE resident_id = ANY($1)")?;
-        wait(self.tx.query(&s, &[&resident_ids]))?
-            .iter()
-            .map(|r| Ok(r.try_get(0)?))
-            .collect()
-    }
-
-    fn lock_sequence(&mut self) -> Result<()> {
-        if self.seq.is_some() {
-            return Ok(());
-        }
-        // Held until commit (see the module docs): commit order is sequence order, and every
-        // statement after this one sees all that earlier pushes committed.
-        let s = self.stmt("SELECT seq FROM counter WHERE id = 0 FOR UPDATE")?;
-        self.seq = Some(wait(self.tx.query_one(&s, &[]))?.try_get(0)?);
-        Ok(())
-    }
-
-    fn insert_docs(&mut self, docs: &[&DocRow]) -> Result<()> {
-        self.locked()?;
-        let s = self.stmt(
-            "INSERT INTO docs (id, kind, scope, building_id)
-             SELECT * FROM unnest($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[])",
-        )?;
-        let ids: Vec<&str> = docs.iter().map(|d| d.id.as_str()).collect();
-        let kinds: Vec<&str> = docs.iter().map(|d| d.kind.as_str()).collect();
-        let scopes: Vec<&str> = docs.iter().map(|d| d.scope.as_str()).collect();
-        let buildings: Vec<Option<&str>> = docs.iter().map(|d| d.building_id.as_deref()).collect();
-        wait(self.tx.execute(&s, &[&ids, &kinds, &scopes, &buildings]))?;
-        Ok(())
-    }
-
-    fn insert_changes(&mut self, actor: &str, changes: &[NewChange<'_>]) -> Result<()> {
-        let (before, last) = self.positions(changes.len())?;
-        // The rows and the counter in one statement: positions before+1 ..= last, in order.
-        let s = self.stmt(
-            "WITH added AS (
-                 INSERT INTO changes (seq, doc_id, hash, actor, bytes)
-                 SELECT $1 + n, doc_id, hash, $2, bytes
-                   FROM unnest($3::TEXT[], $4::BYTEA[], $5::BYTEA[])
-                        WITH ORDINALITY AS u (doc_id, hash, bytes, n)
-             )
-             UPDATE counter SET seq = $6 WHERE id = 0",
-        )?;
-        let docs: Vec<&str> = changes.iter().map(|c| c.doc_id).collect();
-        let hashes: Vec<&[u8]> = changes.iter().map(|c| &c.hash[..]).collect();
-        let bytes: Vec<&[u8]> = changes.iter().map(|c| c.bytes).collect();
-        wait(
-            self.tx
-                .execute(&s, &[&before, &actor, &docs, &hashes, &bytes, &last]),
-        )?;
-        Ok(())
-    }
-
-    fn insert_keys(&mut self, actor: &str, keys: &[&KeyRecord]) -> Result<()> {
-        let (before, last) = self.positions(keys.len())?;
-        let s = self.stmt(
-            "WITH added AS (
-                 INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
-                 SELECT resident_id, household_id, key, $2, $1 + n
-                   FROM unnest($3::TEXT[], $4::TEXT[], $5::BYTEA[])
-                        WITH ORDINALITY AS u (resident_id, household_id, key, n)
-             )
-             UPDATE counter SET seq = $6 WHERE id = 0",
-        )?;
-        let residents: Vec<&str> = keys.iter().map(|k| k.resident_id.as_str()).collect();
-        let households: Vec<&str> = keys.iter().map(|k| k.household_id.as_str()).collect();
-        let values: Vec<&[u8]> = keys.iter().map(|k| k.key.as_slice()).collect();
-        wait(self.tx.execute(
-            &s,
-            &[&before, &actor, &residents, &households, &values, &last],
-        ))?;
-        Ok(())
-    }
-
-    fn insert_tombstones(&mut self, actor: &str, tombstones: &[&Tombstone]) -> Result<()> {
-        let (before, last) = self.positions(tombstones.len())?;
-        // The hub forgets the keys too: the deleted residents' data is unreadable everywhere.
-        let s = self.stmt(
-            "WITH added AS (
-                 INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
-                 SELECT resident_id, household_id, deleted_ms, $2, $1 + n
-                   FROM unnest($3::TEXT[], $4::TEXT[], $5::BIGINT[])
-                        WITH ORDINALITY AS u (resident_id, household_id, deleted_ms, n)
-             ), forgotten AS (
-                 DELETE FROM resident_keys WHERE resident_id = ANY($3)
-             )
-             UPDATE counter SET seq = $6 WHERE id = 0",
-        )?;
-        let residents: Vec<&str> = tombstones.iter().map(|t| t.resident_id.as_str()).collect();
-        let households: Vec<&str> = tombstones.iter().map(|t| t.household_id.as_str()).collect();
-        let deleted: Vec<i64> = tombstones.iter().map(|t| t.deleted_ms).collect();
-        wait(self.tx.execute(
-            &s,
-            &[&before, &actor, &residents, &households, &deleted, &last],
-        ))?;
-        Ok(())
-    }
-
-    fn insert_access(&mut self, records: &[AccessRecord]) -> Result<()> {
-        self.locked()?;
-        let s = self.stmt(
-            "INSERT INTO access_records
-             (device_id, seq, at_ms, person_id, resident_id, field, purpose, prev_hash, hash)
-             SELECT * FROM unnest($1::TEXT[], $2::BIGINT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[],
-                                  $6::TEXT[], $7::TEXT[], $8::BYTEA[], $9::BYTEA[])
-             ON CONFLICT DO NOTHING",
-        )?;
-        let col = |f: fn(&AccessRecord) -> &str| records.iter().map(f).collect::<Vec<&str>>();
-        let devices = col(|a| &a.device_id);
-        let persons = col(|a| &a.person_id);
-        let residents = col(|a| &a.resident_id);
-        let fields = col(|a| &a.field);
-        let purposes = col(|a| &a.purpose);
-        let seqs: Vec<i64> = records.iter().map(|a| a.seq).collect();
-        let ats: Vec<i64> = records.iter().map(|a| a.at_ms).collect();
-        let prev: Vec<&[u8]> = records.iter().map(|a| a.prev_hash.as_slice()).collect();
-        let hashes: Vec<&[u8]> = records.iter().map(|a| a.hash.as_slice()).collect();
-        wait(self.tx.execute(
-            &s,
-            &[
-                &devices, &seqs, &ats, &persons, &residents, &fields, &purposes, &prev, &hashes,
-            ],
-        ))?;
-        Ok(())
-    }
-}
-
 /// Every entry after $1 up to $2, in sequence order, at most $3 of them, with the place of its
 /// document; without those sent by actor $4 and, when $5 is not null, those outside scopes $5
 /// (the reader's [`super::FeedFilter`]: rows it would skip never leave the database).
@@ -827,19 +619,7 @@ impl HubStore for PgHub {
     }
 
     fn push(&self, f: &mut dyn FnMut(&mut dyn HubTx) -> Result<()>) -> Result<()> {
-        self.pool.with(|c| {
-            let Conn { client, stmts } = c;
-            let tx = wait(client.transaction())?;
-            let mut t = PgTx {
-                tx: &tx,
-                stmts: &mut *stmts,
-                seq: None,
-            };
-            f(&mut t)?;
-            // Acknowledged only once committed (synchronous_commit stays on: durable on reply).
-            wait(tx.commit())?;
-            Ok(())
-        })
+        self.pool.with(|c| push::push(c, f))
     }
 
     fn feed(&self, after: u64, sink: &mut dyn FeedSink) -> Result<u64> {
