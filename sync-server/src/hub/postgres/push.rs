@@ -1,13 +1,14 @@
 //! A push on PostgreSQL: reads outside any transaction, then one round trip that takes the
 //! sequence lock, writes and commits.
 //!
-//! Reads before [`HubTx::lock_sequence`] are plain READ COMMITTED statements; they take no lock
-//! and need no transaction. The lock opens the transaction: `BEGIN` and the counter's `SELECT …
-//! FOR UPDATE` are queued, and so is every write, each one statement that numbers its rows from
-//! the counter it reads (after the lock, so it sees every earlier push) and moves the counter on.
-//! The queue goes out with the next read (a push with keys reads them again under the lock) or
-//! with `COMMIT`, pipelined: the server runs the statements in the order sent while the client
-//! waits once, so a day's push holds the lock for one round trip, the inserts and the commit.
+//! Reads before [`HubTx::lock_sequence`] are single statements outside any transaction: each
+//! sees what was committed when it ran, and none takes a lock. The lock opens the transaction:
+//! `BEGIN` and the counter's `SELECT … FOR UPDATE` are queued, and so is every write, each one
+//! statement that numbers its rows from the counter it reads (after the lock, so it sees every
+//! earlier push) and moves the counter on. The queue goes out with the next read (a push with
+//! keys reads them again under the lock) or with `COMMIT`, pipelined: the server runs the
+//! statements in the order sent while the client waits once, so a day's push holds the lock for
+//! the inserts and the commit, not for round trips.
 //!
 //! Since nothing is read again under the lock, a document or change that another push stored
 //! after this one looked makes an insert fail with a unique violation; the transaction is then
@@ -258,7 +259,9 @@ impl HubTx for PgTx<'_> {
         }
         // Queued, sent with the next statement: the row lock is held until commit (see the hub's
         // module docs), and every statement after it sees all that earlier pushes committed.
-        self.queue("BEGIN", Vec::new())?;
+        // READ COMMITTED whatever the server's default: each statement after the lock must see
+        // what the pushes before committed (a REPEATABLE READ snapshot would predate them).
+        self.queue("BEGIN ISOLATION LEVEL READ COMMITTED", Vec::new())?;
         self.queue(
             "SELECT seq FROM counter WHERE id = 0 FOR UPDATE",
             Vec::new(),
