@@ -112,6 +112,21 @@ impl Principal {
         }
     }
 
+    /// Every scope a document this device may read can have, when a list can say it: a store
+    /// may then leave other scopes out of a pull before [`Principal::can_read`] decides. `None`
+    /// for the office (everything) and building leads (their events sit in grid scopes and are
+    /// told apart by building).
+    pub fn readable_scopes(&self) -> Option<Vec<String>> {
+        match self.role {
+            Role::GridWorker | Role::GridLeader => Some(
+                std::iter::once("community".to_string())
+                    .chain(self.scope.iter().map(|g| format!("grid:{g}")))
+                    .collect(),
+            ),
+            Role::BuildingLead | Role::Office => None,
+        }
+    }
+
     /// Whether the device may change this document (or create it there).
     pub fn can_write(&self, d: DocPlace<'_>) -> bool {
         match self.role {
@@ -203,6 +218,37 @@ mod tests {
         assert!(!b.can_read(place("event", "grid:g1", Some("b2"))));
         assert!(!b.can_write(place("event", "building:b2", None)));
         assert!(b.can_read(place("config", "community", None)));
+    }
+
+    #[test]
+    fn readable_scopes_hold_every_scope_a_device_may_read() {
+        let places = [
+            place("household", "grid:g1", Some("b1")),
+            place("household", "grid:g2", None),
+            place("event", "grid:g1", Some("b1")),
+            place("event", "building:b1", None),
+            place("roster", "community", None),
+            place("config", "grid:g1", None),
+        ];
+        for p in [
+            who(Role::GridWorker, &["g1"]),
+            who(Role::GridLeader, &["g1", "g2"]),
+            who(Role::BuildingLead, &["b1"]),
+            who(Role::Office, &[]),
+        ] {
+            let Some(scopes) = p.readable_scopes() else {
+                continue;
+            };
+            for d in places {
+                if p.can_read(d) {
+                    assert!(scopes.iter().any(|s| s == d.scope), "{:?} {d:?}", p.role);
+                }
+            }
+        }
+        assert_eq!(
+            who(Role::GridWorker, &["g1"]).readable_scopes(),
+            Some(vec!["community".to_string(), "grid:g1".to_string()])
+        );
     }
 
     #[test]

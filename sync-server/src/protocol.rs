@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::hub::{
-    DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, NewCode, NewDevice, Visit,
+    DocRow, FeedFilter, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode,
+    NewDevice, Visit,
 };
 use crate::policy::{self, DocPlace, Principal, Role};
 
@@ -283,11 +284,87 @@ fn check_doc<'a>(
     })
 }
 
-/// Stores a checked push in the caller's transaction; returns the number of new changes.
-pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Result<usize> {
-    let mut fresh = 0;
+/// What the hub holds of the rows a push names. Documents and changes are only ever added, so
+/// what was found before the sequence lock still holds under it; keys can be destroyed by a
+/// tombstone, so they are read again under the lock.
+#[derive(Default)]
+struct Known {
+    docs: HashMap<String, DocRow>,
+    changes: HashMap<[u8; 32], String>,
+    keys: HashMap<String, KeyRow>,
+    tombstoned: HashSet<String>,
+}
+
+impl Known {
+    /// Adds what the hub holds of `docs` and `hashes`.
+    fn read_docs_and_changes(
+        &mut self,
+        tx: &mut dyn HubTx,
+        docs: &[&str],
+        hashes: &[[u8; 32]],
+    ) -> Result<()> {
+        if !docs.is_empty() {
+            self.docs
+                .extend(tx.docs(docs)?.into_iter().map(|d| (d.id.clone(), d)));
+        }
+        if !hashes.is_empty() {
+            self.changes.extend(tx.change_docs(hashes)?);
+        }
+        Ok(())
+    }
+
+    /// Reads (again) the keys and deletions of the push's residents.
+    fn read_residents(&mut self, tx: &mut dyn HubTx, push: &CheckedPush) -> Result<()> {
+        let mut ids: Vec<&str> = push
+            .keys
+            .iter()
+            .map(|k| k.resident_id.as_str())
+            .chain(push.tombstones.iter().map(|t| t.resident_id.as_str()))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        self.keys.clear();
+        self.tombstoned.clear();
+        if !ids.is_empty() {
+            self.keys.extend(tx.keys(&ids)?);
+            self.tombstoned.extend(tx.tombstoned(&ids)?);
+        }
+        Ok(())
+    }
+}
+
+/// The rows a push adds, in the order they take positions.
+struct Plan<'a> {
+    docs: Vec<&'a DocRow>,
+    changes: Vec<NewChange<'a>>,
+    keys: Vec<&'a KeyRecord>,
+    tombstones: Vec<&'a Tombstone>,
+}
+
+impl Plan<'_> {
+    fn is_empty(&self) -> bool {
+        self.docs.is_empty()
+            && self.changes.is_empty()
+            && self.keys.is_empty()
+            && self.tombstones.is_empty()
+    }
+}
+
+/// Decides, from what the hub holds, which rows of the push are new, with every check a push
+/// must pass: write rights on stored documents, the same kind and scope, a change stored under
+/// another document is a conflict, a change's history must be known, keys and tombstones only for
+/// writable households. Rows are taken in push order, each seeing the ones before it.
+fn plan<'a>(p: &Principal, push: &'a CheckedPush, known: &Known) -> Result<Plan<'a>> {
+    let mut out = Plan {
+        docs: Vec::new(),
+        changes: Vec::new(),
+        keys: Vec::new(),
+        tombstones: Vec::new(),
+    };
+    // Changes this push adds, by hash: they count as stored for the changes after them.
+    let mut added: HashMap<&[u8; 32], &str> = HashMap::new();
     for d in &push.docs {
-        match tx.doc(&d.doc.id)? {
+        match known.docs.get(&d.doc.id) {
             Some(stored) => {
                 if !p.can_write(stored.place()) {
                     return Err(Error::Forbidden(format!(
@@ -302,11 +379,10 @@ pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Resu
                     )));
                 }
             }
-            None => tx.insert_doc(&d.doc)?,
+            None => out.docs.push(&d.doc),
         }
-        let mut here: HashSet<[u8; 32]> = HashSet::new();
         for c in &d.changes {
-            match tx.change_doc(&c.hash)? {
+            match holder(known, &added, &c.hash) {
                 Some(doc) if doc == d.doc.id => continue,
                 Some(_) => {
                     return Err(Error::Conflict(
@@ -317,57 +393,102 @@ pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Resu
             }
             // Only changes whose history the hub holds: anything else would sit in every
             // receiver's queue forever.
-            for dep in &c.deps {
-                if !here.contains(dep) && tx.change_doc(dep)?.as_deref() != Some(d.doc.id.as_str())
-                {
-                    return Err(Error::BadRequest(format!(
-                        "a change of document {} depends on history the server does not have",
-                        d.doc.id
-                    )));
-                }
+            if c.deps
+                .iter()
+                .any(|dep| holder(known, &added, dep) != Some(d.doc.id.as_str()))
+            {
+                return Err(Error::BadRequest(format!(
+                    "a change of document {} depends on history the server does not have",
+                    d.doc.id
+                )));
             }
-            tx.insert_change(&d.doc.id, &c.hash, &p.actor, &c.bytes)?;
-            here.insert(c.hash);
-            fresh += 1;
+            added.insert(&c.hash, &d.doc.id);
+            out.changes.push(NewChange {
+                doc_id: &d.doc.id,
+                hash: &c.hash,
+                bytes: &c.bytes,
+            });
         }
     }
+    // A household this push creates counts as stored for its keys and tombstones.
+    let household = |id: &str| {
+        known
+            .docs
+            .get(id)
+            .or_else(|| out.docs.iter().copied().find(|d| d.id == id))
+    };
+    let mut keys: HashMap<&str, (&str, &[u8])> = HashMap::new();
     for k in &push.keys {
-        check_household(tx, p, &k.household_id)?;
-        if tx.is_tombstoned(&k.resident_id)? {
+        check_household(p, household(&k.household_id))?;
+        if known.tombstoned.contains(&k.resident_id) {
             continue;
         }
-        match tx.key(&k.resident_id)? {
-            Some(stored) if stored.household_id == k.household_id && stored.key == k.key => {}
+        let stored = keys.get(k.resident_id.as_str()).copied().or_else(|| {
+            known
+                .keys
+                .get(&k.resident_id)
+                .map(|s| (s.household_id.as_str(), s.key.as_slice()))
+        });
+        match stored {
+            Some((h, key)) if h == k.household_id && key == k.key.as_slice() => {}
             Some(_) => {
                 return Err(Error::Conflict(
                     "a resident key differs from the one the server holds".into(),
                 ));
             }
-            None => tx.insert_key(&k.resident_id, &k.household_id, &k.key, &p.actor)?,
+            None => {
+                keys.insert(&k.resident_id, (&k.household_id, &k.key));
+                out.keys.push(k);
+            }
         }
     }
+    let mut deleted: HashSet<&str> = HashSet::new();
     for t in &push.tombstones {
-        check_household(tx, p, &t.household_id)?;
-        if let Some(stored) = tx.key(&t.resident_id)?
-            && stored.household_id != t.household_id
-        {
+        check_household(p, household(&t.household_id))?;
+        let gone =
+            deleted.contains(t.resident_id.as_str()) || known.tombstoned.contains(&t.resident_id);
+        // A tombstone destroys the key, so after one the resident has none to compare with.
+        let stored = if gone {
+            None
+        } else {
+            keys.get(t.resident_id.as_str())
+                .map(|(h, _)| *h)
+                .or_else(|| {
+                    known
+                        .keys
+                        .get(&t.resident_id)
+                        .map(|s| s.household_id.as_str())
+                })
+        };
+        if stored.is_some_and(|h| h != t.household_id) {
             return Err(Error::Forbidden(
                 "a tombstone names a resident of another household".into(),
             ));
         }
-        if !tx.is_tombstoned(&t.resident_id)? {
-            tx.insert_tombstone(&t.resident_id, &t.household_id, t.deleted_ms, &p.actor)?;
+        if !gone {
+            deleted.insert(&t.resident_id);
+            out.tombstones.push(t);
         }
     }
-    for a in &push.access {
-        tx.insert_access(a)?;
-    }
-    Ok(fresh)
+    Ok(out)
+}
+
+/// The document a change is stored under, or added under by this push.
+fn holder<'x>(
+    known: &'x Known,
+    added: &HashMap<&[u8; 32], &'x str>,
+    hash: &[u8; 32],
+) -> Option<&'x str> {
+    known
+        .changes
+        .get(hash)
+        .map(String::as_str)
+        .or_else(|| added.get(hash).copied())
 }
 
 /// Keys and tombstones travel only for households the device may write.
-fn check_household(tx: &mut dyn HubTx, p: &Principal, household_id: &str) -> Result<()> {
-    match tx.doc(household_id)? {
+fn check_household(p: &Principal, household: Option<&DocRow>) -> Result<()> {
+    match household {
         Some(d) if d.kind == "household" && p.can_write(d.place()) => Ok(()),
         Some(d) if d.kind == "household" => Err(Error::Forbidden(
             "a resident key or tombstone is outside this device's scope".into(),
@@ -378,9 +499,71 @@ fn check_household(tx: &mut dyn HubTx, p: &Principal, household_id: &str) -> Res
     }
 }
 
+/// Stores a checked push in the caller's transaction; returns the number of new changes.
+///
+/// Everything is read and checked first, without the sequence lock (one statement per table,
+/// whatever the push's size), so concurrent pushes, on PostgreSQL from every server process, do
+/// that part at once; a refusal there is final, as nothing was written. Only a push that adds
+/// something takes the lock and writes. Documents and changes are only ever added, so what was
+/// found still holds; one that another push stored meanwhile makes the insert fail, and the store
+/// runs the push again ([`HubStore::push`]), which then finds it. Keys can be destroyed by a
+/// tombstone, so a push carrying keys or tombstones reads them again under the lock.
+pub fn apply_push(tx: &mut dyn HubTx, p: &Principal, push: &CheckedPush) -> Result<usize> {
+    let mut docs: Vec<&str> = push
+        .docs
+        .iter()
+        .map(|d| d.doc.id.as_str())
+        .chain(push.keys.iter().map(|k| k.household_id.as_str()))
+        .chain(push.tombstones.iter().map(|t| t.household_id.as_str()))
+        .collect();
+    docs.sort_unstable();
+    docs.dedup();
+    let mut hashes: Vec<[u8; 32]> = push
+        .docs
+        .iter()
+        .flat_map(|d| d.changes.iter())
+        .flat_map(|c| std::iter::once(c.hash).chain(c.deps.iter().copied()))
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    let mut known = Known::default();
+    known.read_docs_and_changes(tx, &docs, &hashes)?;
+    known.read_residents(tx, push)?;
+    let first = plan(p, push, &known)?;
+    if first.is_empty() && push.access.is_empty() {
+        // A retry: nothing to add.
+        return Ok(0);
+    }
+    tx.lock_sequence()?;
+    let plan = if push.keys.is_empty() && push.tombstones.is_empty() {
+        first
+    } else {
+        known.read_residents(tx, push)?;
+        plan(p, push, &known)?
+    };
+    if !plan.docs.is_empty() {
+        tx.insert_docs(&plan.docs)?;
+    }
+    if !plan.changes.is_empty() {
+        tx.insert_changes(&p.actor, &plan.changes)?;
+    }
+    if !plan.keys.is_empty() {
+        tx.insert_keys(&p.actor, &plan.keys)?;
+    }
+    if !plan.tombstones.is_empty() {
+        tx.insert_tombstones(&p.actor, &plan.tombstones)?;
+    }
+    if !push.access.is_empty() {
+        tx.insert_access(&push.access)?;
+    }
+    Ok(plan.changes.len())
+}
+
 /// Collects a pull: what the device may read after `cursor`, never its own, within the budget.
 struct PullSink<'a> {
     p: &'a Principal,
+    /// The scopes it may read, when a list can say it (the store leaves the others out).
+    scopes: Option<Vec<String>>,
     budget: usize,
     used: usize,
     taken: usize,
@@ -392,6 +575,13 @@ struct PullSink<'a> {
 }
 
 impl FeedSink for PullSink<'_> {
+    fn filter(&self) -> FeedFilter<'_> {
+        FeedFilter {
+            not_actor: Some(&self.p.actor),
+            scopes: self.scopes.as_deref(),
+        }
+    }
+
     fn visit(&mut self, m: &FeedMeta) -> Visit {
         if m.actor == self.p.actor || !self.p.can_read(m.doc.place()) {
             self.last = m.seq;
@@ -450,6 +640,7 @@ pub fn pull(
 ) -> Result<SyncReply> {
     let mut sink = PullSink {
         p,
+        scopes: p.readable_scopes(),
         budget,
         used: 0,
         taken: 0,

@@ -1,9 +1,12 @@
 //! The office console over HTTP: login, sessions, CSRF, roles and grid scopes, what arrived
-//! since the clerk's mark, roster import, exports, reveal and escaping. (The browser story is in
-//! `tests/e2e`, run by `scripts/test-console.sh`.)
+//! since the clerk's mark, roster import, exports, reveal and escaping; the shared stories run on
+//! both hubs (see `common`). (The browser story is in `tests/e2e`, run by
+//! `scripts/test-console.sh`.)
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod common;
+
+use common::Backend;
 
 use std::io::Cursor;
 use std::path::Path;
@@ -26,11 +29,14 @@ struct Office {
     client: reqwest::Client,
 }
 
-async fn office(dir: &Path) -> Office {
+/// A server on a fresh hub of `backend` with a small community in its office replica, and
+/// two staff accounts.
+async fn office(backend: Backend, dir: &Path) -> Office {
     let data = dir.join("server");
     let server = start(Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         data_dir: data.clone(),
+        store: common::fresh_store(backend),
         ..Config::default()
     })
     .await
@@ -208,10 +214,9 @@ fn event(grid: &str, description: &str) -> EventInput {
     }
 }
 
-#[tokio::test]
-async fn a_wrong_password_gets_no_session_and_the_right_one_does() {
+async fn a_wrong_password_gets_no_session_and_the_right_one_does(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     assert!(o.login("clerk", "wrong password").await.is_none());
     assert!(o.login("nobody", PASSWORD).await.is_none());
     let token = o.login("clerk", PASSWORD).await.unwrap();
@@ -224,10 +229,9 @@ async fn a_wrong_password_gets_no_session_and_the_right_one_does() {
     assert_eq!(resp.headers()["location"], "/console/login");
 }
 
-#[tokio::test]
-async fn five_failed_logins_block_the_name_for_a_while() {
+async fn five_failed_logins_block_the_name_for_a_while(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     for _ in 0..5 {
         assert!(o.login("clerk", "guess").await.is_none());
     }
@@ -235,10 +239,9 @@ async fn five_failed_logins_block_the_name_for_a_while() {
     assert!(o.login("leader", PASSWORD).await.is_some());
 }
 
-#[tokio::test]
-async fn an_expired_session_leads_back_to_the_login() {
+async fn an_expired_session_leads_back_to_the_login(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let now = chrono::Utc::now().timestamp_millis();
     let old = o
         .staff
@@ -257,10 +260,9 @@ async fn an_expired_session_leads_back_to_the_login() {
     assert_eq!(o.get(&fresh, "/console/today").await.0, 200);
 }
 
-#[tokio::test]
-async fn a_post_without_the_sessions_csrf_token_is_refused() {
+async fn a_post_without_the_sessions_csrf_token_is_refused(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let e = o
         .server
         .office()
@@ -302,10 +304,9 @@ async fn a_post_without_the_sessions_csrf_token_is_refused() {
     );
 }
 
-#[tokio::test]
-async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster() {
+async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let e = o
         .server
         .office()
@@ -348,10 +349,9 @@ async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster() {
     assert_eq!(o.get(&token, "/console/coverage").await.0, 200);
 }
 
-#[tokio::test]
-async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it() {
+async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
     let (status, page) = o
@@ -401,10 +401,9 @@ async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it() {
 const HEADER: &str =
     "网格编号,网格名称,楼栋编号,楼栋名称,单元,门牌号,地址,面积,居住状态,关爱标签\n";
 
-#[tokio::test]
-async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing() {
+async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let before = o.households();
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
@@ -435,10 +434,9 @@ async fn a_roster_with_bad_rows_gives_a_report_and_imports_nothing() {
     assert!(page.contains("缺少此列"));
 }
 
-#[tokio::test]
-async fn reimporting_a_roster_updates_instead_of_duplicating() {
+async fn reimporting_a_roster_updates_instead_of_duplicating(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let before = o.households();
     let token = o.login("clerk", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
@@ -501,10 +499,9 @@ fn csv_parsing_handles_quotes_gbk_and_blank_lines() {
     assert_eq!(roster.households[0].care_tags.len(), 2);
 }
 
-#[tokio::test]
-async fn exports_open_as_xlsx_and_hold_the_rows() {
+async fn exports_open_as_xlsx_and_hold_the_rows(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     for i in 0..3 {
         s.store()
@@ -540,10 +537,9 @@ async fn exports_open_as_xlsx_and_hold_the_rows() {
     assert_eq!(o.get(&token, "/console/export/secrets.xlsx").await.0, 400);
 }
 
-#[tokio::test]
-async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log() {
+async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     let h = &s.store().grid_households("g1").unwrap()[0];
     let r = s
@@ -612,10 +608,9 @@ async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log() {
     assert!(!audit.iter().any(|a| a.target.contains("1380")));
 }
 
-#[tokio::test]
-async fn hostile_strings_are_escaped_on_every_page() {
+async fn hostile_strings_are_escaped_on_every_page(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     let hostile = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
     let e = s.store().report_event(&event("g1", hostile)).unwrap();
@@ -660,10 +655,9 @@ fn event_with_photo(o: &Office, grid: &str, seed: u8) -> (String, String) {
     (s.store().report_event(&input).unwrap().id, hash)
 }
 
-#[tokio::test]
-async fn a_grid_leader_sees_and_acts_on_only_their_grids() {
+async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     let s = o.server.office();
     let (mine, my_photo) = event_with_photo(&o, "g1", 1);
     let (theirs, their_photo) = event_with_photo(&o, "g2", 2);
@@ -816,10 +810,9 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids() {
     );
 }
 
-#[tokio::test]
-async fn a_grid_worker_account_may_escalate_but_not_dispatch_or_close() {
+async fn a_grid_worker_account_may_escalate_but_not_dispatch_or_close(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     o.staff
         .set_staff("worker", StaffRole::GridWorker, &["g1".into()], PASSWORD)
         .unwrap();
@@ -1054,10 +1047,9 @@ fn mark_upto(page: &str) -> String {
     page[at..at + page[at..].find('"').unwrap()].to_string()
 }
 
-#[tokio::test]
-async fn today_lists_what_phones_synced_since_the_clerks_mark() {
+async fn today_lists_what_phones_synced_since_the_clerks_mark(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let o = office(dir.path()).await;
+    let o = office(b, dir.path()).await;
     o.staff
         .set_staff("leader2", StaffRole::GridLeader, &["g2".into()], PASSWORD)
         .unwrap();
@@ -1272,3 +1264,20 @@ fn the_office_sync_log_turns_times_into_hub_positions() {
     let m = db.seen_mark("clerk").unwrap().unwrap();
     assert_eq!((m.hub_seq, m.at_ms), (45, 12 * h));
 }
+
+crate::on_both_stores!(
+    a_wrong_password_gets_no_session_and_the_right_one_does,
+    five_failed_logins_block_the_name_for_a_while,
+    an_expired_session_leads_back_to_the_login,
+    a_post_without_the_sessions_csrf_token_is_refused,
+    a_grid_leader_runs_the_loop_but_not_devices_or_the_roster,
+    the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it,
+    a_roster_with_bad_rows_gives_a_report_and_imports_nothing,
+    reimporting_a_roster_updates_instead_of_duplicating,
+    exports_open_as_xlsx_and_hold_the_rows,
+    revealing_a_value_needs_a_purpose_and_writes_the_access_log,
+    hostile_strings_are_escaped_on_every_page,
+    a_grid_leader_sees_and_acts_on_only_their_grids,
+    a_grid_worker_account_may_escalate_but_not_dispatch_or_close,
+    today_lists_what_phones_synced_since_the_clerks_mark,
+);

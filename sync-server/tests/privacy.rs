@@ -788,9 +788,9 @@ async fn canaries_reach_no_log_and_a_deleted_resident_leaves_no_bytes(backend: B
     let hub = gridwalk_server::hub::open(&data, store.as_deref()).unwrap();
     let (mut gone_key_row, mut tombstoned, mut kept_key_row) = (None, false, None);
     hub.push(&mut |tx| {
-        gone_key_row = tx.key(&gone.id)?;
-        tombstoned = tx.is_tombstoned(&gone.id)?;
-        kept_key_row = tx.key(&kept_rid)?;
+        gone_key_row = tx.keys(&[gone.id.as_str()])?.pop();
+        tombstoned = tx.tombstoned(&[gone.id.as_str()])? == [gone.id.clone()];
+        kept_key_row = tx.keys(&[kept_rid.as_str()])?.pop();
         Ok(())
     })
     .unwrap();

@@ -18,7 +18,7 @@ pub mod sqlite;
 use std::path::Path;
 use std::sync::Arc;
 
-use gridwalk_core::replication::AccessRecord;
+use gridwalk_core::replication::{AccessRecord, KeyRecord, Tombstone};
 
 use crate::error::{Error, Result};
 use crate::policy::{DocPlace, Principal};
@@ -112,8 +112,22 @@ pub enum Visit {
     Stop,
 }
 
+/// Entries a feed reader skips whatever else they hold, so a store may leave them out rather
+/// than hand each to [`FeedSink::visit`] (which still decides about every entry it gets).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FeedFilter<'a> {
+    /// Entries sent by this actor (a device never receives its own).
+    pub not_actor: Option<&'a str>,
+    /// When set, only entries of documents in these scopes.
+    pub scopes: Option<&'a [String]>,
+}
+
 /// Receives a pull's entries in sequence order.
 pub trait FeedSink {
+    /// What the reader skips anyway; by default nothing.
+    fn filter(&self) -> FeedFilter<'_> {
+        FeedFilter::default()
+    }
     /// Decides about one entry from its metadata alone (so skipped payloads are never read).
     fn visit(&mut self, meta: &FeedMeta) -> Visit;
     /// Receives an entry the reader chose to take, with its payload.
@@ -150,39 +164,48 @@ pub struct NewDevice {
     pub now_ms: i64,
 }
 
-/// The writes of one push, inside one transaction.
+/// A change to store, as [`HubTx::insert_changes`] takes it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewChange<'a> {
+    /// The document it belongs to.
+    pub doc_id: &'a str,
+    /// Its hash.
+    pub hash: &'a [u8; 32],
+    /// The change chunk.
+    pub bytes: &'a [u8],
+}
+
+/// One push: reads first, then [`HubTx::lock_sequence`], then writes.
+///
+/// The reads take many keys at once, so a push costs a few statements whatever its size. Reads
+/// before the lock see what was committed when they ran, and may miss a push that commits
+/// before this one takes the lock; documents and changes are never altered or removed, so
+/// [`crate::protocol::apply_push`] decides before the lock, and an insert of a row that push
+/// stored fails (the store then runs the push again, see [`HubStore::push`]). A store may hold
+/// writes back and send them with the commit, so their errors can surface from the push itself.
 pub trait HubTx {
-    /// A stored document.
-    fn doc(&mut self, id: &str) -> Result<Option<DocRow>>;
-    /// Records a new document.
-    fn insert_doc(&mut self, doc: &DocRow) -> Result<()>;
-    /// The document a stored change (by hash) belongs to.
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>>;
-    /// Stores a new change at the next position.
-    fn insert_change(&mut self, doc_id: &str, hash: &[u8], actor: &str, bytes: &[u8])
-    -> Result<()>;
-    /// A stored resident key.
-    fn key(&mut self, resident_id: &str) -> Result<Option<KeyRow>>;
-    /// Whether the resident was deleted.
-    fn is_tombstoned(&mut self, resident_id: &str) -> Result<bool>;
-    /// Stores a new resident key at the next position.
-    fn insert_key(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        key: &[u8],
-        actor: &str,
-    ) -> Result<()>;
-    /// Keeps a device's access-log entry for the office (a retry is ignored).
-    fn insert_access(&mut self, record: &AccessRecord) -> Result<()>;
-    /// Stores a deletion at the next position and destroys the hub's copy of the key.
-    fn insert_tombstone(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        deleted_ms: i64,
-        actor: &str,
-    ) -> Result<()>;
+    /// The stored documents among `ids`.
+    fn docs(&mut self, ids: &[&str]) -> Result<Vec<DocRow>>;
+    /// For each stored change among `hashes`, its hash and the document it belongs to.
+    fn change_docs(&mut self, hashes: &[[u8; 32]]) -> Result<Vec<([u8; 32], String)>>;
+    /// The stored keys among these residents, with the resident's id.
+    fn keys(&mut self, resident_ids: &[&str]) -> Result<Vec<(String, KeyRow)>>;
+    /// The deleted residents among these.
+    fn tombstoned(&mut self, resident_ids: &[&str]) -> Result<Vec<String>>;
+    /// Takes the sequence for the rest of the transaction. Every write comes after it, and every
+    /// read after it sees all that other pushes committed before (see [`postgres`]).
+    fn lock_sequence(&mut self) -> Result<()>;
+    /// Records new documents.
+    fn insert_docs(&mut self, docs: &[&DocRow]) -> Result<()>;
+    /// Stores new changes, sent by `actor`, at the next positions in the order given.
+    fn insert_changes(&mut self, actor: &str, changes: &[NewChange<'_>]) -> Result<()>;
+    /// Stores new resident keys, sent by `actor`, at the next positions in the order given.
+    fn insert_keys(&mut self, actor: &str, keys: &[&KeyRecord]) -> Result<()>;
+    /// Stores deletions, sent by `actor`, at the next positions in the order given, and destroys
+    /// the hub's copy of those residents' keys.
+    fn insert_tombstones(&mut self, actor: &str, tombstones: &[&Tombstone]) -> Result<()>;
+    /// Keeps devices' access-log entries for the office (retried ones are ignored).
+    fn insert_access(&mut self, records: &[AccessRecord]) -> Result<()>;
 }
 
 /// An enrolled device as the office console lists it.
@@ -222,7 +245,10 @@ pub trait HubStore: Send + Sync + 'static {
     fn revoke(&self, device_id: &str) -> Result<bool>;
     /// Records (or re-binds) the office replica's own principal.
     fn bind_office(&self, device_id: &str, actor: &str) -> Result<Principal>;
-    /// Runs `f` in one write transaction, committed durably only when `f` succeeds.
+    /// Runs `f` as one push, committed durably only when `f` succeeds. `f` may run more than
+    /// once: when one of its inserts finds a row that another push stored after `f` read, the
+    /// store rolls back and runs `f` again (PostgreSQL; the embedded store's single writer
+    /// never races).
     fn push(&self, f: &mut dyn FnMut(&mut dyn HubTx) -> Result<()>) -> Result<()>;
     /// Streams every entry after `after` from one consistent snapshot, in sequence order, and
     /// returns the snapshot's last position.

@@ -12,33 +12,39 @@
 //! past n forever (the classic sequence-gap problem of `SERIAL` columns, whose values are handed
 //! out at insert time but become visible at commit time, in any order).
 //!
-//! Every push therefore starts by locking the single `counter` row (`SELECT … FOR UPDATE`) and
-//! holds that row lock until it commits: pushes from every process run one after another, each
-//! numbers its rows from the counter it read and writes the counter back before it commits. So
-//! commit order is sequence order, and every snapshot holds a gap-free prefix of the sequence
-//! whose end is the counter it reads in the same snapshot (pulls read in one REPEATABLE READ
-//! transaction). Taking the lock first, rather than at the first new row, also makes every
-//! check of a push (is this change new, is this resident deleted, is this document there) see
-//! everything committed before it, exactly like the embedded store's single writer.
+//! Every push that adds something therefore locks the single `counter` row (`SELECT … FOR
+//! UPDATE`) and holds that row lock until it commits: the writing parts of pushes from every
+//! process run one after another, each numbers its rows from the counter it read and moves the
+//! counter on before it commits. So commit order is sequence order, and every snapshot holds a
+//! gap-free prefix of the sequence whose end is the counter it reads in the same snapshot (pulls
+//! read in one REPEATABLE READ transaction, and plain reads never wait for the row lock).
 //!
-//! The price is that pushes do not run in parallel across processes; pulls, enrolment and
-//! authentication do, and a push holds the lock for a few milliseconds of inserts. Allocating
-//! at commit time from a counter without the early lock would let two pushes both insert the
-//! same new change or resurrect a deleted resident's key; reading only up to the lowest
+//! The lock covers only the writing part (`postgres/push.rs`). A push first reads, without it and
+//! outside any transaction, everything it needs to decide ([`crate::protocol::apply_push`]): its
+//! documents and every change hash and dependency it names, one `= ANY($1)` statement each,
+//! whatever its size; pushes from all processes do this at once, and a retry that adds nothing
+//! never takes the lock. Then `BEGIN`, the lock, one insert per table (numbering its rows from
+//! the counter and moving it on) and `COMMIT` go out pipelined, in one round trip: the lock is
+//! held for the inserts and the commit, not for round trips. Documents and changes are only ever
+//! added, so what the push found still holds; one that another push stored meanwhile makes an
+//! insert fail, and the push runs again and finds it.
+//!
+//! Allocating at commit time from a counter without the lock would let two pushes both insert
+//! the same new change or resurrect a deleted resident's key; reading only up to the lowest
 //! in-flight position needs a registry of in-flight transactions.
+
+mod push;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement, Transaction};
+use tokio_postgres::{Client, GenericClient, IsolationLevel, NoTls, Row, Statement};
 
 use super::{
-    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewCode, NewDevice,
-    Visit,
+    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, NewCode, NewDevice, Visit,
 };
-use gridwalk_core::replication::AccessRecord;
 
 use crate::error::{Error, Result};
 use crate::policy::{Principal, Role};
@@ -342,168 +348,31 @@ fn principal(r: &Row) -> Result<Principal> {
 
 const PRINCIPAL_COLUMNS: &str = "id, person_id, role, scope, actor";
 
-/// One push's writes; positions are numbered from the counter read under its row lock.
-struct PgTx<'a, 't> {
-    tx: &'a Transaction<'t>,
-    stmts: &'a mut HashMap<&'static str, Statement>,
-    seq: i64,
-}
-
-impl PgTx<'_, '_> {
-    fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
-        prep(self.tx, self.stmts, sql)
-    }
-
-    fn next_seq(&mut self) -> i64 {
-        self.seq += 1;
-        self.seq
-    }
-}
-
-impl HubTx for PgTx<'_, '_> {
-    fn doc(&mut self, id: &str) -> Result<Option<DocRow>> {
-        let s = self.stmt("SELECT kind, scope, building_id FROM docs WHERE id = $1")?;
-        wait(self.tx.query_opt(&s, &[&id]))?
-            .map(|r| {
-                Ok(DocRow {
-                    id: id.to_string(),
-                    kind: r.try_get(0)?,
-                    scope: r.try_get(1)?,
-                    building_id: r.try_get(2)?,
-                })
-            })
-            .transpose()
-    }
-
-    fn insert_doc(&mut self, d: &DocRow) -> Result<()> {
-        let s =
-            self.stmt("INSERT INTO docs (id, kind, scope, building_id) VALUES ($1, $2, $3, $4)")?;
-        wait(
-            self.tx
-                .execute(&s, &[&d.id, &d.kind, &d.scope, &d.building_id]),
-        )?;
-        Ok(())
-    }
-
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>> {
-        let s = self.stmt("SELECT doc_id FROM changes WHERE hash = $1")?;
-        Ok(wait(self.tx.query_opt(&s, &[&hash]))?
-            .map(|r| r.try_get(0))
-            .transpose()?)
-    }
-
-    fn insert_change(
-        &mut self,
-        doc_id: &str,
-        hash: &[u8],
-        actor: &str,
-        bytes: &[u8],
-    ) -> Result<()> {
-        let seq = self.next_seq();
-        let s = self.stmt(
-            "INSERT INTO changes (seq, doc_id, hash, actor, bytes) VALUES ($1, $2, $3, $4, $5)",
-        )?;
-        wait(self.tx.execute(&s, &[&seq, &doc_id, &hash, &actor, &bytes]))?;
-        Ok(())
-    }
-
-    fn key(&mut self, resident_id: &str) -> Result<Option<KeyRow>> {
-        let s = self.stmt("SELECT household_id, key FROM resident_keys WHERE resident_id = $1")?;
-        wait(self.tx.query_opt(&s, &[&resident_id]))?
-            .map(|r| {
-                Ok(KeyRow {
-                    household_id: r.try_get(0)?,
-                    key: r.try_get(1)?,
-                })
-            })
-            .transpose()
-    }
-
-    fn is_tombstoned(&mut self, resident_id: &str) -> Result<bool> {
-        let s = self.stmt("SELECT 1 FROM tombstones WHERE resident_id = $1")?;
-        Ok(wait(self.tx.query_opt(&s, &[&resident_id]))?.is_some())
-    }
-
-    fn insert_key(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        key: &[u8],
-        actor: &str,
-    ) -> Result<()> {
-        let seq = self.next_seq();
-        let s = self.stmt(
-            "INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
-             VALUES ($1, $2, $3, $4, $5)",
-        )?;
-        wait(
-            self.tx
-                .execute(&s, &[&resident_id, &household_id, &key, &actor, &seq]),
-        )?;
-        Ok(())
-    }
-
-    fn insert_access(&mut self, a: &AccessRecord) -> Result<()> {
-        let s = self.stmt(
-            "INSERT INTO access_records
-             (device_id, seq, at_ms, person_id, resident_id, field, purpose, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        )?;
-        wait(self.tx.execute(
-            &s,
-            &[
-                &a.device_id,
-                &a.seq,
-                &a.at_ms,
-                &a.person_id,
-                &a.resident_id,
-                &a.field,
-                &a.purpose,
-                &a.prev_hash,
-                &a.hash,
-            ],
-        ))?;
-        Ok(())
-    }
-
-    fn insert_tombstone(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        deleted_ms: i64,
-        actor: &str,
-    ) -> Result<()> {
-        let seq = self.next_seq();
-        let s = self.stmt(
-            "INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
-             VALUES ($1, $2, $3, $4, $5)",
-        )?;
-        wait(self.tx.execute(
-            &s,
-            &[&resident_id, &household_id, &deleted_ms, &actor, &seq],
-        ))?;
-        // The hub forgets the key too: the deleted resident's data is unreadable everywhere.
-        let s = self.stmt("DELETE FROM resident_keys WHERE resident_id = $1")?;
-        wait(self.tx.execute(&s, &[&resident_id]))?;
-        Ok(())
-    }
-}
-
 /// Every entry after $1 up to $2, in sequence order, at most $3 of them, with the place of its
-/// document.
+/// document; without those sent by actor $4 and, when $5 is not null, those outside scopes $5
+/// (the reader's [`super::FeedFilter`]: rows it would skip never leave the database).
 const FEED_SQL: &str = "
     SELECT c.seq, 0, c.doc_id, d.kind, d.scope, d.building_id, c.actor,
            octet_length(c.bytes)::BIGINT, NULL::TEXT, NULL::BIGINT
-      FROM changes c JOIN docs d ON d.id = c.doc_id WHERE c.seq > $1 AND c.seq <= $2
+      FROM changes c JOIN docs d ON d.id = c.doc_id
+     WHERE c.seq > $1 AND c.seq <= $2 AND c.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     UNION ALL
     SELECT k.seq, 1, k.household_id, d.kind, d.scope, d.building_id, k.actor,
            octet_length(k.key)::BIGINT, k.resident_id, NULL::BIGINT
-      FROM resident_keys k JOIN docs d ON d.id = k.household_id WHERE k.seq > $1 AND k.seq <= $2
+      FROM resident_keys k JOIN docs d ON d.id = k.household_id
+     WHERE k.seq > $1 AND k.seq <= $2 AND k.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     UNION ALL
     SELECT t.seq, 2, t.household_id, d.kind, d.scope, d.building_id, t.actor,
            0::BIGINT, t.resident_id, t.deleted_ms
-      FROM tombstones t JOIN docs d ON d.id = t.household_id WHERE t.seq > $1 AND t.seq <= $2
+      FROM tombstones t JOIN docs d ON d.id = t.household_id
+     WHERE t.seq > $1 AND t.seq <= $2 AND t.actor IS DISTINCT FROM $4::TEXT
+       AND ($5::TEXT[] IS NULL OR d.scope = ANY($5))
     ORDER BY 1 LIMIT $3";
+
+/// The last position handed out.
+const HEAD_SQL: &str = "SELECT seq FROM counter WHERE id = 0";
 
 /// The payloads of the taken entries of one feed page.
 const PAYLOAD_SQL: &str = "
@@ -544,12 +413,16 @@ fn feed_on(c: &mut Conn, after: u64, sink: &mut dyn FeedSink) -> Result<u64> {
             .read_only(true)
             .start(),
     )?;
-    let head: i64 = wait(tx.query_one("SELECT seq FROM counter WHERE id = 0", &[]))?.try_get(0)?;
+    let head = prep(&tx, stmts, HEAD_SQL)?;
+    let head: i64 = wait(tx.query_one(&head, &[]))?.try_get(0)?;
     let feed = prep(&tx, stmts, FEED_SQL)?;
     let payloads = prep(&tx, stmts, PAYLOAD_SQL)?;
+    let filter = sink.filter();
+    let not_actor = filter.not_actor.map(str::to_string);
+    let scopes = filter.scopes.map(<[String]>::to_vec);
     let mut from = i64::try_from(after).unwrap_or(i64::MAX);
     loop {
-        let rows = wait(tx.query(&feed, &[&from, &head, &FEED_PAGE]))?;
+        let rows = wait(tx.query(&feed, &[&from, &head, &FEED_PAGE, &not_actor, &scopes]))?;
         let full_page = rows.len() as i64 == FEED_PAGE;
         let mut taken = Vec::new();
         let mut stopped = false;
@@ -747,32 +620,7 @@ impl HubStore for PgHub {
     }
 
     fn push(&self, f: &mut dyn FnMut(&mut dyn HubTx) -> Result<()>) -> Result<()> {
-        self.pool.with(|c| {
-            let Conn { client, stmts } = c;
-            let tx = wait(client.transaction())?;
-            // The counter's row lock serializes pushes across processes until commit (see the
-            // module docs): commit order is sequence order.
-            let lock = prep(
-                &tx,
-                stmts,
-                "SELECT seq FROM counter WHERE id = 0 FOR UPDATE",
-            )?;
-            let head: i64 = wait(tx.query_one(&lock, &[]))?.try_get(0)?;
-            let mut t = PgTx {
-                tx: &tx,
-                stmts: &mut *stmts,
-                seq: head,
-            };
-            f(&mut t)?;
-            let seq = t.seq;
-            if seq != head {
-                let set = prep(&tx, stmts, "UPDATE counter SET seq = $1 WHERE id = 0")?;
-                wait(tx.execute(&set, &[&seq]))?;
-            }
-            // Acknowledged only once committed (synchronous_commit stays on: durable on reply).
-            wait(tx.commit())?;
-            Ok(())
-        })
+        self.pool.with(|c| push::push(c, f))
     }
 
     fn feed(&self, after: u64, sink: &mut dyn FeedSink) -> Result<u64> {
@@ -781,11 +629,7 @@ impl HubStore for PgHub {
 
     fn head(&self) -> Result<u64> {
         self.pool.with(|c| {
-            let s = prep(
-                &c.client,
-                &mut c.stmts,
-                "SELECT seq FROM counter WHERE id = 0",
-            )?;
+            let s = prep(&c.client, &mut c.stmts, HEAD_SQL)?;
             Ok(wait(c.client.query_one(&s, &[]))?.try_get::<_, i64>(0)? as u64)
         })
     }

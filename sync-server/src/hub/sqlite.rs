@@ -11,10 +11,10 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use super::{
-    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewCode, NewDevice,
-    Visit,
+    DeviceInfo, DocRow, FeedKind, FeedMeta, FeedSink, HubStore, HubTx, KeyRow, NewChange, NewCode,
+    NewDevice, Visit,
 };
-use gridwalk_core::replication::AccessRecord;
+use gridwalk_core::replication::{AccessRecord, KeyRecord, Tombstone};
 
 use crate::error::{Error, Result};
 use crate::policy::{Principal, Role};
@@ -233,102 +233,143 @@ struct Tx<'a, 'c> {
     tx: &'a Transaction<'c>,
 }
 
+/// The batch calls are loops over cached statements: in process, a statement costs no round trip.
 impl HubTx for Tx<'_, '_> {
-    fn doc(&mut self, id: &str) -> Result<Option<DocRow>> {
-        Ok(self
+    fn docs(&mut self, ids: &[&str]) -> Result<Vec<DocRow>> {
+        let mut stmt = self
             .tx
-            .prepare_cached("SELECT kind, scope, building_id FROM docs WHERE id = ?1")?
-            .query_row([id], |r| {
-                Ok(DocRow {
-                    id: id.to_string(),
-                    kind: r.get(0)?,
-                    scope: r.get(1)?,
-                    building_id: r.get(2)?,
+            .prepare_cached("SELECT kind, scope, building_id FROM docs WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for id in ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(DocRow {
+                        id: id.to_string(),
+                        kind: r.get(0)?,
+                        scope: r.get(1)?,
+                        building_id: r.get(2)?,
+                    })
                 })
-            })
-            .optional()?)
+                .optional()?;
+            out.extend(row);
+        }
+        Ok(out)
     }
 
-    fn insert_doc(&mut self, d: &DocRow) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT INTO docs (id, kind, scope, building_id) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![d.id, d.kind, d.scope, d.building_id])?;
-        Ok(())
-    }
-
-    fn change_doc(&mut self, hash: &[u8]) -> Result<Option<String>> {
-        Ok(self
+    fn change_docs(&mut self, hashes: &[[u8; 32]]) -> Result<Vec<([u8; 32], String)>> {
+        let mut stmt = self
             .tx
-            .prepare_cached("SELECT doc_id FROM changes WHERE hash = ?1")?
-            .query_row([hash], |r| r.get(0))
-            .optional()?)
+            .prepare_cached("SELECT doc_id FROM changes WHERE hash = ?1")?;
+        let mut out = Vec::new();
+        for h in hashes {
+            if let Some(doc) = stmt.query_row([&h[..]], |r| r.get(0)).optional()? {
+                out.push((*h, doc));
+            }
+        }
+        Ok(out)
     }
 
-    fn insert_change(
-        &mut self,
-        doc_id: &str,
-        hash: &[u8],
-        actor: &str,
-        bytes: &[u8],
-    ) -> Result<()> {
-        let seq = next_seq(self.tx)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO changes (seq, doc_id, hash, actor, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![seq, doc_id, hash, actor, bytes])?;
-        Ok(())
-    }
-
-    fn key(&mut self, resident_id: &str) -> Result<Option<KeyRow>> {
-        Ok(self
+    fn keys(&mut self, resident_ids: &[&str]) -> Result<Vec<(String, KeyRow)>> {
+        let mut stmt = self
             .tx
-            .prepare_cached("SELECT household_id, key FROM resident_keys WHERE resident_id = ?1")?
-            .query_row([resident_id], |r| {
-                Ok(KeyRow {
-                    household_id: r.get(0)?,
-                    key: r.get(1)?,
+            .prepare_cached("SELECT household_id, key FROM resident_keys WHERE resident_id = ?1")?;
+        let mut out = Vec::new();
+        for id in resident_ids {
+            let row = stmt
+                .query_row([id], |r| {
+                    Ok(KeyRow {
+                        household_id: r.get(0)?,
+                        key: r.get(1)?,
+                    })
                 })
-            })
-            .optional()?)
+                .optional()?;
+            out.extend(row.map(|k| (id.to_string(), k)));
+        }
+        Ok(out)
     }
 
-    fn is_tombstoned(&mut self, resident_id: &str) -> Result<bool> {
-        Ok(self
+    fn tombstoned(&mut self, resident_ids: &[&str]) -> Result<Vec<String>> {
+        let mut stmt = self
             .tx
-            .prepare_cached("SELECT 1 FROM tombstones WHERE resident_id = ?1")?
-            .query_row([resident_id], |_| Ok(()))
-            .optional()?
-            .is_some())
+            .prepare_cached("SELECT 1 FROM tombstones WHERE resident_id = ?1")?;
+        let mut out = Vec::new();
+        for id in resident_ids {
+            if stmt.query_row([id], |_| Ok(())).optional()?.is_some() {
+                out.push(id.to_string());
+            }
+        }
+        Ok(out)
     }
 
-    fn insert_key(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        key: &[u8],
-        actor: &str,
-    ) -> Result<()> {
-        let seq = next_seq(self.tx)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![resident_id, household_id, key, actor, seq])?;
+    /// The single writer (an IMMEDIATE transaction behind the writer lock) already holds it.
+    fn lock_sequence(&mut self) -> Result<()> {
         Ok(())
     }
 
-    fn insert_access(&mut self, a: &AccessRecord) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO access_records
-                 (device_id, seq, at_ms, person_id, resident_id, field, purpose, prev_hash, hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
+    fn insert_docs(&mut self, docs: &[&DocRow]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO docs (id, kind, scope, building_id) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for d in docs {
+            stmt.execute(params![d.id, d.kind, d.scope, d.building_id])?;
+        }
+        Ok(())
+    }
+
+    fn insert_changes(&mut self, actor: &str, changes: &[NewChange<'_>]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO changes (seq, doc_id, hash, actor, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for c in changes {
+            let seq = next_seq(self.tx)?;
+            stmt.execute(params![seq, c.doc_id, &c.hash[..], actor, c.bytes])?;
+        }
+        Ok(())
+    }
+
+    fn insert_keys(&mut self, actor: &str, keys: &[&KeyRecord]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO resident_keys (resident_id, household_id, key, actor, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for k in keys {
+            let seq = next_seq(self.tx)?;
+            stmt.execute(params![k.resident_id, k.household_id, k.key, actor, seq])?;
+        }
+        Ok(())
+    }
+
+    fn insert_tombstones(&mut self, actor: &str, tombstones: &[&Tombstone]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        // The hub forgets the key too: the deleted resident's data is unreadable everywhere.
+        let mut forget = self
+            .tx
+            .prepare_cached("DELETE FROM resident_keys WHERE resident_id = ?1")?;
+        for t in tombstones {
+            let seq = next_seq(self.tx)?;
+            stmt.execute(params![
+                t.resident_id,
+                t.household_id,
+                t.deleted_ms,
+                actor,
+                seq
+            ])?;
+            forget.execute([&t.resident_id])?;
+        }
+        Ok(())
+    }
+
+    fn insert_access(&mut self, records: &[AccessRecord]) -> Result<()> {
+        let mut stmt = self.tx.prepare_cached(
+            "INSERT OR IGNORE INTO access_records
+             (device_id, seq, at_ms, person_id, resident_id, field, purpose, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for a in records {
+            stmt.execute(params![
                 a.device_id,
                 a.seq,
                 a.at_ms,
@@ -339,27 +380,7 @@ impl HubTx for Tx<'_, '_> {
                 a.prev_hash,
                 a.hash
             ])?;
-        Ok(())
-    }
-
-    fn insert_tombstone(
-        &mut self,
-        resident_id: &str,
-        household_id: &str,
-        deleted_ms: i64,
-        actor: &str,
-    ) -> Result<()> {
-        let seq = next_seq(self.tx)?;
-        self.tx
-            .prepare_cached(
-                "INSERT INTO tombstones (resident_id, household_id, deleted_ms, actor, seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![resident_id, household_id, deleted_ms, actor, seq])?;
-        // The hub forgets the key too: the deleted resident's data is unreadable everywhere.
-        self.tx
-            .prepare_cached("DELETE FROM resident_keys WHERE resident_id = ?1")?
-            .execute([resident_id])?;
+        }
         Ok(())
     }
 }
@@ -376,16 +397,24 @@ fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
     })
 }
 
-/// Every entry after ?1 up to ?2, in sequence order, with the place of its document.
+/// Every entry after ?1 up to ?2, in sequence order, with the place of its document; without
+/// those sent by actor ?3 and, when ?4 (a JSON list) is not null, those outside scopes ?4 (the
+/// reader's [`super::FeedFilter`]).
 const FEED_SQL: &str = "
     SELECT c.seq, 0, c.doc_id, d.kind, d.scope, d.building_id, c.actor, length(c.bytes), NULL, NULL
-      FROM changes c JOIN docs d ON d.id = c.doc_id WHERE c.seq > ?1 AND c.seq <= ?2
+      FROM changes c JOIN docs d ON d.id = c.doc_id
+     WHERE c.seq > ?1 AND c.seq <= ?2 AND c.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     UNION ALL
     SELECT k.seq, 1, k.household_id, d.kind, d.scope, d.building_id, k.actor, length(k.key), k.resident_id, NULL
-      FROM resident_keys k JOIN docs d ON d.id = k.household_id WHERE k.seq > ?1 AND k.seq <= ?2
+      FROM resident_keys k JOIN docs d ON d.id = k.household_id
+     WHERE k.seq > ?1 AND k.seq <= ?2 AND k.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     UNION ALL
     SELECT t.seq, 2, t.household_id, d.kind, d.scope, d.building_id, t.actor, 0, t.resident_id, t.deleted_ms
-      FROM tombstones t JOIN docs d ON d.id = t.household_id WHERE t.seq > ?1 AND t.seq <= ?2
+      FROM tombstones t JOIN docs d ON d.id = t.household_id
+     WHERE t.seq > ?1 AND t.seq <= ?2 AND t.actor IS NOT ?3
+       AND (?4 IS NULL OR d.scope IN (SELECT value FROM json_each(?4)))
     ORDER BY 1";
 
 fn feed_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FeedMeta> {
@@ -594,7 +623,9 @@ fn feed_on(c: &mut Connection, after: u64, sink: &mut dyn FeedSink) -> Result<u6
         let mut stmt = tx.prepare_cached(FEED_SQL)?;
         let mut change_bytes = tx.prepare_cached("SELECT bytes FROM changes WHERE seq = ?1")?;
         let mut key_bytes = tx.prepare_cached("SELECT key FROM resident_keys WHERE seq = ?1")?;
-        let mut rows = stmt.query(params![after as i64, head])?;
+        let filter = sink.filter();
+        let scopes = filter.scopes.map(scope_to_text).transpose()?;
+        let mut rows = stmt.query(params![after as i64, head, filter.not_actor, scopes])?;
         while let Some(r) = rows.next()? {
             let meta = feed_row(r)?;
             match sink.visit(&meta) {
