@@ -13,8 +13,9 @@
 //!
 //! Files are `data_dir/audit/YYYY-MM-DD.jsonl` by the local (Asia/Shanghai) date. [`layer`] is
 //! an axum middleware: it counts the bodies and emits the record when the answer's body is done
-//! (or dropped); a request whose client went away before the answer is recorded with status 0. Handlers and extractors that know who is calling say so through the
-//! [`CallerSlot`] the middleware puts into the request's extensions. Records go through a
+//! (or dropped); a request whose client went away before the answer is recorded with status 0.
+//! Handlers and extractors that know who is calling say so through the [`CallerSlot`] the
+//! middleware puts into the request's extensions. Records go through a
 //! channel to one writer thread, so a request never waits for the disk; the writer flushes
 //! whenever the channel runs dry and on [`AuditLog::close`]. Files older than the retention
 //! ([`DEFAULT_RETENTION_DAYS`], about six months) are deleted when the log opens and whenever
