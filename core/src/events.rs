@@ -537,8 +537,7 @@ pub fn check_device_change(
             (_, OpType::Delete) => return Err("event records are append-only".into()),
             (Key::Map(k), OpType::Put(ScalarValue::Str(v))) => match k.as_str() {
                 "action" => {
-                    let action =
-                        Action::parse(v).ok_or_else(|| format!("unknown event action {v}"))?;
+                    let action = Action::parse(v).ok_or("an event step names an unknown action")?;
                     if !role_may(role, action) {
                         return Err(format!("a {role} may not {}", action.as_str()));
                     }

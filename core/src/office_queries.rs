@@ -281,26 +281,6 @@ impl Store {
         })
     }
 
-    /// Needs raised at visits started in `[from_ms, to_ms)` in `grids` (all when `None`),
-    /// oldest first.
-    pub fn needs_between(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-        grids: Option<&[String]>,
-    ) -> Result<Vec<OfficeNeed>> {
-        let grids = id_list(grids)?;
-        self.db.read(|c| {
-            let mut stmt = c.prepare_cached(&format!(
-                "{NEED_SQL} WHERE v.started_at >= ?1 AND v.started_at < ?2 AND {}
-                 ORDER BY v.started_at, f.id",
-                in_grids("h.grid_id", 3)
-            ))?;
-            let rows = stmt.query_map(params![from_ms, to_ms, grids], need_row)?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
-    }
-
     /// What a run of changes received from other replicas brought, in `grids` (all when
     /// `None`): the visits and needs they created (their ids are the keys the changes made in
     /// a household's `visits` and `followups` maps), the events they created (a document's first

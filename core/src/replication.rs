@@ -148,12 +148,7 @@ impl Store {
     /// and tombstones), with the rows to mark uploaded once the server acknowledges them.
     pub fn sync_request(&self, limit: usize) -> Result<(SyncRequest, Outbox)> {
         self.db.read(|c| {
-            let cursor = c
-                .query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |r| r.get::<_, Vec<u8>>(0))
-                .optional()?
-                .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(0);
+            let cursor = read_cursor(c)?;
             let mut outbox = Outbox::default();
             let mut push = Bundle::default();
             let mut stmt = c.prepare_cached(
@@ -274,17 +269,7 @@ impl Store {
     /// The last position of the server's sequence this replica has applied (0 before the first
     /// sync). The office console uses it to know how far the office replica has caught up.
     pub fn sync_cursor(&self) -> Result<u64> {
-        self.db.read(|c| {
-            Ok(c.query_row(
-                "SELECT value FROM meta WHERE key = 'sync_cursor'",
-                [],
-                |r| r.get::<_, Vec<u8>>(0),
-            )
-            .optional()?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
-        })
+        self.db.read(read_cursor)
     }
 
     /// Whether every local change has been acknowledged by the server.
@@ -301,6 +286,19 @@ impl Store {
             Ok(n == 0)
         })
     }
+}
+
+/// The stored sync cursor (0 before the first sync).
+fn read_cursor(c: &rusqlite::Connection) -> Result<u64> {
+    Ok(c.query_row(
+        "SELECT value FROM meta WHERE key = 'sync_cursor'",
+        [],
+        |r| r.get::<_, Vec<u8>>(0),
+    )
+    .optional()?
+    .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+    .map(u64::from_be_bytes)
+    .unwrap_or(0))
 }
 
 /// Whether a record has reached the server.

@@ -39,6 +39,9 @@ use crate::hub::{FeedKind, FeedMeta, FeedSink, Visit};
 /// Most changes one page reads from the hub (a week of a busy community is well below it); past
 /// it the page says so and "mark as seen" stops at the last change shown.
 pub const MAX_LISTED_CHANGES: usize = 20_000;
+/// Most change bytes one page holds at once (a change may be up to 4 MiB): past it the page is
+/// cut the same way, so a few reloads cannot exhaust the server's memory.
+pub const MAX_LISTED_BYTES: usize = 32 << 20;
 /// Office sync log rows are kept this long.
 const SYNC_LOG_KEEP_MS: i64 = 400 * 86_400_000;
 
@@ -186,6 +189,7 @@ struct Walk<'a> {
     grids: Option<&'a [String]>,
     upto: u64,
     taken: Vec<Taken>,
+    bytes: usize,
     truncated: bool,
 }
 
@@ -211,10 +215,13 @@ impl FeedSink for Walk<'_> {
         if !self.wants(m) {
             return Visit::Skip;
         }
-        if self.taken.len() >= MAX_LISTED_CHANGES {
+        if self.taken.len() >= MAX_LISTED_CHANGES
+            || (!self.taken.is_empty() && self.bytes + m.len > MAX_LISTED_BYTES)
+        {
             self.truncated = true;
             return Visit::Stop;
         }
+        self.bytes += m.len;
         Visit::Take
     }
 
@@ -306,6 +313,7 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
         grids: staff.grids(),
         upto,
         taken: Vec::new(),
+        bytes: 0,
         truncated: false,
     };
     if upto > after {
