@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::events::{EventSource, EventState, Level};
-use crate::model::{CareTag, HouseholdSummary, Urgency, VisitOutcome};
+use crate::model::{HouseholdSummary, Urgency, VisitOutcome};
+use crate::store::{SUMMARY_SQL, like_escape, summary_row};
 
 /// An event as the office lists it: the projection row with its deadlines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,41 +411,17 @@ impl Store {
         grids: Option<&[String]>,
         limit: u32,
     ) -> Result<Vec<HouseholdSummary>> {
-        // LIKE with escaped wildcards: a query of "%" must not match everyone.
-        let q = query.trim();
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", like_escape(query.trim()));
         let grids = id_list(grids)?;
         self.db.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT id, grid_id, building_id, unit, door, address, head_name, care_tags,
-                        resident_count, last_visit_at, visit_count, conflict_count FROM households
+                "{SUMMARY_SQL}
                  WHERE (address LIKE ?1 ESCAPE '\\' OR door LIKE ?1 ESCAPE '\\'
                         OR head_name LIKE ?1 ESCAPE '\\') AND {}
                  ORDER BY grid_id, building_id, unit, length(door), door LIMIT ?2",
                 in_grids("grid_id", 3)
             ))?;
-            let rows = stmt.query_map(params![pattern, limit, grids], |r| {
-                let tags: String = r.get(7)?;
-                Ok(HouseholdSummary {
-                    id: r.get(0)?,
-                    grid_id: r.get(1)?,
-                    building_id: r.get(2)?,
-                    unit: r.get(3)?,
-                    door: r.get(4)?,
-                    address: r.get(5)?,
-                    head_name: r.get(6)?,
-                    care_tags: tags.split(',').filter_map(CareTag::parse).collect(),
-                    resident_count: r.get(8)?,
-                    last_visit_ms: r.get(9)?,
-                    visit_count: r.get(10)?,
-                    conflict_count: r.get(11)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![pattern, limit, grids], summary_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -462,12 +439,7 @@ impl Store {
         if q.is_empty() {
             return Ok(Vec::new());
         }
-        let pattern = format!(
-            "{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("{}%", like_escape(q));
         let grids = id_list(grids)?;
         self.db.read(|c| {
             let mut stmt = c.prepare_cached(&format!(

@@ -736,36 +736,7 @@ impl Store {
 
     /// Residents whose name or phone starts with `query` (at most 50).
     pub fn search_residents(&self, query: &str) -> Result<Vec<ResidentHit>> {
-        let q = query.trim();
-        if q.is_empty() {
-            return Ok(Vec::new());
-        }
-        // LIKE with escaped wildcards: a query of "%" must not match everyone.
-        let pattern = format!(
-            "{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
-        self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT r.id, r.household_id, r.name, r.phone, h.address
-                 FROM residents r JOIN households h ON h.id = r.household_id
-                 WHERE r.name LIKE ?1 ESCAPE '\\' OR r.phone LIKE ?1 ESCAPE '\\'
-                 ORDER BY r.name, r.id LIMIT 50",
-            )?;
-            let rows = stmt.query_map([pattern], |r| {
-                let phone: String = r.get(3)?;
-                Ok(ResidentHit {
-                    resident_id: r.get(0)?,
-                    household_id: r.get(1)?,
-                    name: r.get(2)?,
-                    phone_masked: (!phone.is_empty()).then(|| crate::validate::mask_phone(&phone)),
-                    address: r.get(4)?,
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        self.office_search_residents(query, None)
     }
 
     /// Per grid: households, and households visited in the calendar month of `now_ms` (Asia/Shanghai).
@@ -1054,11 +1025,20 @@ impl<'s> Writer<'s, '_> {
     }
 }
 
-const SUMMARY_SQL: &str =
+/// `query` with LIKE's wildcards escaped by a backslash (`LIKE … ESCAPE`): a query of "%" must not
+/// match everyone.
+pub(crate) fn like_escape(query: &str) -> String {
+    query
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub(crate) const SUMMARY_SQL: &str =
     "SELECT id, grid_id, building_id, unit, door, address, head_name, care_tags,
     resident_count, last_visit_at, visit_count, conflict_count FROM households";
 
-fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdSummary> {
+pub(crate) fn summary_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HouseholdSummary> {
     let tags: String = r.get(7)?;
     Ok(HouseholdSummary {
         id: r.get(0)?,
