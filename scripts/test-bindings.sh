@@ -28,17 +28,5 @@ status=0
 mvn -q -B -Dstyle.color=never -f bindings/kotlin/pom.xml -Dgridwalk.lib.dir="$lib_dir" \
   -Dgridwalk.server="$lib_dir/gridwalk-server" test || status=$?
 
-# Maven is quiet (-q): print one summary line from the surefire reports.
-tests=0 failed=0 skipped=0
-for r in "$reports"/TEST-*.xml; do
-  [ -f "$r" ] || continue
-  line="$(grep -m1 -o '<testsuite [^>]*>' "$r")"
-  t="$(sed -E 's/.* tests="([0-9]+)".*/\1/' <<<"$line")"
-  f="$(sed -E 's/.* failures="([0-9]+)".*/\1/' <<<"$line")"
-  e="$(sed -E 's/.* errors="([0-9]+)".*/\1/' <<<"$line")"
-  s="$(sed -E 's/.* skipped="([0-9]+)".*/\1/' <<<"$line")"
-  tests=$((tests + t)) failed=$((failed + f + e)) skipped=$((skipped + s))
-done
-echo "kotlin: $((tests - failed - skipped)) passed, $failed failed, $skipped skipped"
-[ "$tests" -gt 0 ] || { echo "no kotlin tests ran" >&2; exit 1; }
+bash scripts/surefire-summary.sh kotlin "$reports"
 exit "$status"
