@@ -40,6 +40,8 @@ use jpeg_encoder::{
 };
 use sha2::{Digest, Sha256};
 
+mod huffman;
+
 /// Default longest edge of the stored photo, in pixels.
 pub const DEFAULT_MAX_EDGE: u32 = 1600;
 /// Default longest edge of the thumbnail, in pixels.
@@ -573,14 +575,14 @@ fn encode_jpeg(rgb: &[u8], w: u32, h: u32, quality: u8) -> Result<Vec<u8>, Photo
         QuantizationTableType::ImageMagick,
         QuantizationTableType::ImageMagick,
     );
-    // Optimised Huffman tables are NOT enabled: jpeg-encoder then writes one non-interleaved
-    // scan per component, which the decoder inside `image` 0.25 (zune-jpeg 0.5.15) renders
-    // with wrong colours for 4:2:0 (zune-image issue #422). One interleaved scan with the
-    // standard tables decodes everywhere, at the cost of a few percent in size.
+    // jpeg-encoder's own optimised Huffman tables would switch to one scan per component,
+    // which the decoder inside `image` 0.25 (zune-jpeg 0.5.15) renders with wrong colours
+    // for 4:2:0 (zune-image #422). So it writes one interleaved scan with the standard
+    // tables, and `huffman::optimize` rewrites that scan's entropy coding losslessly.
     encoder
         .encode(rgb, w16, h16, ColorType::Rgb)
         .map_err(|e| PhotoError::Encode(e.to_string()))?;
-    Ok(out)
+    Ok(huffman::optimize(&out).unwrap_or(out))
 }
 
 #[cfg(test)]
