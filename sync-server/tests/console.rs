@@ -535,6 +535,32 @@ async fn exports_open_as_xlsx_and_hold_the_rows(b: Backend) {
     let r = sheet(bytes);
     assert_eq!(r.height(), 3, "two grids");
     assert_eq!(o.get(&token, "/console/export/secrets.xlsx").await.0, 400);
+    // A month holds the events registered in it, not those after it.
+    let last = last_month();
+    let (_, bytes) = o
+        .get_bytes(&token, &format!("/console/export/events.xlsx?month={last}"))
+        .await;
+    assert_eq!(sheet(bytes).height(), 1, "only the header");
+    let (_, page) = o.get(&token, "/console/coverage").await;
+    assert!(
+        page.contains("0 超时 / 3 待响应"),
+        "this month's three events"
+    );
+    let (_, page) = o
+        .get(&token, &format!("/console/coverage?month={last}"))
+        .await;
+    assert!(page.contains("0 超时 / 0 待响应"), "none last month");
+}
+
+/// The month before this one (Asia/Shanghai), `YYYY-MM`.
+fn last_month() -> String {
+    use chrono::Datelike;
+    let today = gridwalk_core::store::local_date(chrono::Utc::now().timestamp_millis());
+    if today.month() == 1 {
+        format!("{}-12", today.year() - 1)
+    } else {
+        format!("{}-{:02}", today.year(), today.month() - 1)
+    }
 }
 
 async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log(b: Backend) {
@@ -689,6 +715,22 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
             .record_visit(&demo::visit(&mut rng, &h.id, now - 3_600_000))
             .unwrap();
     }
+    // In each grid, a household in care never visited: due for a visit.
+    let due1 = s.store().grid_households("g1").unwrap()[1].clone();
+    let due2 = s.store().grid_households("g2").unwrap()[1].clone();
+    for (h, g) in [(&due1, "g1"), (&due2, "g2")] {
+        s.store()
+            .update_household(
+                &h.id,
+                &HouseholdPatch {
+                    add_care_tags: vec![gridwalk_core::CareTag::ElderlyAlone],
+                    ..HouseholdPatch::default()
+                },
+            )
+            .unwrap();
+        let due = s.store().due_for_visit(Some(g), now).unwrap();
+        assert!(due.iter().any(|d| d.household.id == h.id));
+    }
     let token = o.login("leader", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
 
@@ -703,6 +745,10 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
         "office-only pages are not offered"
     );
     assert_eq!(o.get(&token, "/console/board?grid=g2").await.0, 403);
+    let (status, board) = o.get(&token, "/console/board?grid=g1").await;
+    assert_eq!(status, 200);
+    assert!(board.contains(&mine) && !board.contains(&theirs));
+    assert!(board.contains("共 1 件"));
     // Another grid's event, its photo and its actions are "not found", and nothing changes.
     assert_eq!(
         o.get(&token, &format!("/console/events/{mine}")).await.0,
@@ -780,10 +826,12 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     assert_eq!(status, 404);
     assert!(!page.contains("13900139000"));
     assert!(s.store().access_log().unwrap().is_empty());
-    // Coverage and exports count g1 only.
+    // Coverage and exports count g1 only: its grid row, its households due for a visit.
     let (_, coverage) = o.get(&token, "/console/coverage").await;
     assert!(!coverage.contains(&h2.address));
     assert!(!coverage.contains("<td>g2</td>"));
+    assert!(coverage.contains("<td>第1网格</td>") && !coverage.contains("第2网格"));
+    assert!(coverage.contains(&due1.address) && !coverage.contains(&due2.address));
     let sheet = |bytes: Vec<u8>| {
         let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
         wb.worksheet_range_at(0).unwrap().unwrap()
@@ -798,10 +846,16 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     assert_eq!(r.get((1, 2)), Some(&Data::String(h1.address.clone())));
     let (_, bytes) = o.get_bytes(&token, "/console/export/coverage.xlsx").await;
     assert_eq!(sheet(bytes).height(), 2, "header and g1");
-    // The office still sees both grids.
+    // The office still sees both grids, or the one it picks.
     let clerk = o.login("clerk", PASSWORD).await.unwrap();
     let (_, board) = o.get(&clerk, "/console/board").await;
     assert!(board.contains(&mine) && board.contains(&theirs));
+    let (_, board) = o.get(&clerk, "/console/board?grid=g2").await;
+    assert!(board.contains(&theirs) && !board.contains(&mine));
+    assert!(board.contains("共 1 件"));
+    let (_, coverage) = o.get(&clerk, "/console/coverage").await;
+    assert!(coverage.contains("<td>第1网格</td>") && coverage.contains("<td>第2网格</td>"));
+    assert!(coverage.contains(&due1.address) && coverage.contains(&due2.address));
     assert_eq!(
         o.get(&clerk, &format!("/console/photos/{their_photo}"))
             .await

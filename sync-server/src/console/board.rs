@@ -127,10 +127,9 @@ pub async fn board(
     let who = staff.clone();
     let (cols, grids, names) = blocking(move || {
         let store = c.office().store();
-        let mut events = store.office_events(None, who.grids())?;
-        if let Some(g) = &g {
-            events.retain(|e| &e.grid_id == g);
-        }
+        // One grid asked for (one the staff member sees, checked above), else all of theirs.
+        let one = g.map(|g| vec![g]);
+        let events = store.office_events(None, one.as_deref().or(who.grids()))?;
         let grids: Vec<(String, String)> = store
             .places()?
             .into_iter()
