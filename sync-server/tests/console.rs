@@ -681,6 +681,58 @@ fn event_with_photo(o: &Office, grid: &str, seed: u8) -> (String, String) {
     (s.store().report_event(&input).unwrap().id, hash)
 }
 
+async fn pages_show_the_photos_the_server_holds_and_say_which_have_not_arrived(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(b, dir.path()).await;
+    o.server.office_sync().await.unwrap();
+    let worker = common::phone(
+        &o.server,
+        dir.path(),
+        "worker-1",
+        Role::GridWorker,
+        &["g1"],
+        None,
+    )
+    .await;
+    worker.sync().await.unwrap();
+    // A snap report with two photos: the first uploaded to the server, the second not yet.
+    let jpeg = |seed: u8| {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        j.extend_from_slice(&[seed; 64]);
+        j
+    };
+    let sent = worker.store.add_photo(&jpeg(1)).unwrap();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let up = gridwalk_core::photo_sync::upload_photos(&worker.store, &worker.transport, &cancel)
+        .await
+        .unwrap();
+    assert_eq!(up.uploaded, 1);
+    let waiting = worker.store.add_photo(&jpeg(2)).unwrap();
+    let mut input = event("g1", "路灯不亮");
+    input.photos = vec![sent.clone(), waiting.clone()];
+    let snap = worker.store.report_event(&input).unwrap();
+    worker.sync().await.unwrap();
+    o.server.office_sync().await.unwrap();
+    // And an event whose photo only the office replica holds.
+    let (own, own_photo) = event_with_photo(&o, "g1", 3);
+
+    let clerk = o.login("clerk", PASSWORD).await.unwrap();
+    let img = |h: &str| format!("src=\"/console/photos/{h}\"");
+    let (_, today) = o.get(&clerk, "/console/today?since=today").await;
+    assert!(today.contains(&snap.id));
+    assert!(today.contains(&img(&sent)) && !today.contains(&img(&waiting)));
+    assert!(today.contains("照片尚未同步到办公室"));
+    let (_, page) = o.get(&clerk, &format!("/console/events/{}", snap.id)).await;
+    assert!(page.contains(&img(&sent)) && !page.contains(&img(&waiting)));
+    assert!(page.contains("照片尚未同步到办公室"));
+    let (_, page) = o.get(&clerk, &format!("/console/events/{own}")).await;
+    assert!(page.contains(&img(&own_photo)) && !page.contains("照片尚未同步到办公室"));
+    let (status, bytes) = o
+        .get_bytes(&clerk, &format!("/console/photos/{sent}"))
+        .await;
+    assert_eq!((status, bytes), (200, jpeg(1)));
+}
+
 async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let o = office(b, dir.path()).await;
@@ -1332,6 +1384,7 @@ crate::on_both_stores!(
     revealing_a_value_needs_a_purpose_and_writes_the_access_log,
     hostile_strings_are_escaped_on_every_page,
     a_grid_leader_sees_and_acts_on_only_their_grids,
+    pages_show_the_photos_the_server_holds_and_say_which_have_not_arrived,
     a_grid_worker_account_may_escalate_but_not_dispatch_or_close,
     today_lists_what_phones_synced_since_the_clerks_mark,
 );

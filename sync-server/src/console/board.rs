@@ -252,7 +252,7 @@ pub async fn event_page(
         let have: HashMap<String, bool> = photos
             .into_iter()
             .map(|h| {
-                let ok = matches!(c.photo(&h), Ok(Some(_)));
+                let ok = matches!(c.has_photo(&h), Ok(true));
                 (h, ok)
             })
             .collect();
