@@ -714,11 +714,10 @@ fn sync_inner(hub: &dyn HubStore, p: &Principal, body: &[u8]) -> Result<(Vec<u8>
             fresh = apply_push(tx, p, &checked)?;
             Ok(())
         })?;
-        if !checked.tombstones.is_empty()
-            && let Err(e) = hub.purge_deleted()
-        {
-            // The deletion itself is committed; only the scrubbing of old bytes waits.
-            tracing::warn!(error = %e, "deleted rows not yet purged from the hub's files");
+        if !checked.tombstones.is_empty() {
+            // The deletion is committed; the scrubbing of old bytes follows in the background,
+            // so the reply never waits for pulls holding an older snapshot.
+            hub.schedule_purge();
         }
     }
     // A cursor beyond the head means the hub was restored from an older backup: start over

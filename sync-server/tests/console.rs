@@ -535,6 +535,32 @@ async fn exports_open_as_xlsx_and_hold_the_rows(b: Backend) {
     let r = sheet(bytes);
     assert_eq!(r.height(), 3, "two grids");
     assert_eq!(o.get(&token, "/console/export/secrets.xlsx").await.0, 400);
+    // A month holds the events registered in it, not those after it.
+    let last = last_month();
+    let (_, bytes) = o
+        .get_bytes(&token, &format!("/console/export/events.xlsx?month={last}"))
+        .await;
+    assert_eq!(sheet(bytes).height(), 1, "only the header");
+    let (_, page) = o.get(&token, "/console/coverage").await;
+    assert!(
+        page.contains("0 超时 / 3 待响应"),
+        "this month's three events"
+    );
+    let (_, page) = o
+        .get(&token, &format!("/console/coverage?month={last}"))
+        .await;
+    assert!(page.contains("0 超时 / 0 待响应"), "none last month");
+}
+
+/// The month before this one (Asia/Shanghai), `YYYY-MM`.
+fn last_month() -> String {
+    use chrono::Datelike;
+    let today = gridwalk_core::store::local_date(chrono::Utc::now().timestamp_millis());
+    if today.month() == 1 {
+        format!("{}-12", today.year() - 1)
+    } else {
+        format!("{}-{:02}", today.year(), today.month() - 1)
+    }
 }
 
 async fn revealing_a_value_needs_a_purpose_and_writes_the_access_log(b: Backend) {
@@ -655,6 +681,58 @@ fn event_with_photo(o: &Office, grid: &str, seed: u8) -> (String, String) {
     (s.store().report_event(&input).unwrap().id, hash)
 }
 
+async fn pages_show_the_photos_the_server_holds_and_say_which_have_not_arrived(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(b, dir.path()).await;
+    o.server.office_sync().await.unwrap();
+    let worker = common::phone(
+        &o.server,
+        dir.path(),
+        "worker-1",
+        Role::GridWorker,
+        &["g1"],
+        None,
+    )
+    .await;
+    worker.sync().await.unwrap();
+    // A snap report with two photos: the first uploaded to the server, the second not yet.
+    let jpeg = |seed: u8| {
+        let mut j = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        j.extend_from_slice(&[seed; 64]);
+        j
+    };
+    let sent = worker.store.add_photo(&jpeg(1)).unwrap();
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let up = gridwalk_core::photo_sync::upload_photos(&worker.store, &worker.transport, &cancel)
+        .await
+        .unwrap();
+    assert_eq!(up.uploaded, 1);
+    let waiting = worker.store.add_photo(&jpeg(2)).unwrap();
+    let mut input = event("g1", "路灯不亮");
+    input.photos = vec![sent.clone(), waiting.clone()];
+    let snap = worker.store.report_event(&input).unwrap();
+    worker.sync().await.unwrap();
+    o.server.office_sync().await.unwrap();
+    // And an event whose photo only the office replica holds.
+    let (own, own_photo) = event_with_photo(&o, "g1", 3);
+
+    let clerk = o.login("clerk", PASSWORD).await.unwrap();
+    let img = |h: &str| format!("src=\"/console/photos/{h}\"");
+    let (_, today) = o.get(&clerk, "/console/today?since=today").await;
+    assert!(today.contains(&snap.id));
+    assert!(today.contains(&img(&sent)) && !today.contains(&img(&waiting)));
+    assert!(today.contains("照片尚未同步到办公室"));
+    let (_, page) = o.get(&clerk, &format!("/console/events/{}", snap.id)).await;
+    assert!(page.contains(&img(&sent)) && !page.contains(&img(&waiting)));
+    assert!(page.contains("照片尚未同步到办公室"));
+    let (_, page) = o.get(&clerk, &format!("/console/events/{own}")).await;
+    assert!(page.contains(&img(&own_photo)) && !page.contains("照片尚未同步到办公室"));
+    let (status, bytes) = o
+        .get_bytes(&clerk, &format!("/console/photos/{sent}"))
+        .await;
+    assert_eq!((status, bytes), (200, jpeg(1)));
+}
+
 async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let o = office(b, dir.path()).await;
@@ -689,6 +767,22 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
             .record_visit(&demo::visit(&mut rng, &h.id, now - 3_600_000))
             .unwrap();
     }
+    // In each grid, a household in care never visited: due for a visit.
+    let due1 = s.store().grid_households("g1").unwrap()[1].clone();
+    let due2 = s.store().grid_households("g2").unwrap()[1].clone();
+    for (h, g) in [(&due1, "g1"), (&due2, "g2")] {
+        s.store()
+            .update_household(
+                &h.id,
+                &HouseholdPatch {
+                    add_care_tags: vec![gridwalk_core::CareTag::ElderlyAlone],
+                    ..HouseholdPatch::default()
+                },
+            )
+            .unwrap();
+        let due = s.store().due_for_visit(Some(g), now).unwrap();
+        assert!(due.iter().any(|d| d.household.id == h.id));
+    }
     let token = o.login("leader", PASSWORD).await.unwrap();
     let csrf = o.csrf(&token).await;
 
@@ -703,6 +797,10 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
         "office-only pages are not offered"
     );
     assert_eq!(o.get(&token, "/console/board?grid=g2").await.0, 403);
+    let (status, board) = o.get(&token, "/console/board?grid=g1").await;
+    assert_eq!(status, 200);
+    assert!(board.contains(&mine) && !board.contains(&theirs));
+    assert!(board.contains("共 1 件"));
     // Another grid's event, its photo and its actions are "not found", and nothing changes.
     assert_eq!(
         o.get(&token, &format!("/console/events/{mine}")).await.0,
@@ -780,10 +878,12 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     assert_eq!(status, 404);
     assert!(!page.contains("13900139000"));
     assert!(s.store().access_log().unwrap().is_empty());
-    // Coverage and exports count g1 only.
+    // Coverage and exports count g1 only: its grid row, its households due for a visit.
     let (_, coverage) = o.get(&token, "/console/coverage").await;
     assert!(!coverage.contains(&h2.address));
     assert!(!coverage.contains("<td>g2</td>"));
+    assert!(coverage.contains("<td>第1网格</td>") && !coverage.contains("第2网格"));
+    assert!(coverage.contains(&due1.address) && !coverage.contains(&due2.address));
     let sheet = |bytes: Vec<u8>| {
         let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
         wb.worksheet_range_at(0).unwrap().unwrap()
@@ -798,10 +898,16 @@ async fn a_grid_leader_sees_and_acts_on_only_their_grids(b: Backend) {
     assert_eq!(r.get((1, 2)), Some(&Data::String(h1.address.clone())));
     let (_, bytes) = o.get_bytes(&token, "/console/export/coverage.xlsx").await;
     assert_eq!(sheet(bytes).height(), 2, "header and g1");
-    // The office still sees both grids.
+    // The office still sees both grids, or the one it picks.
     let clerk = o.login("clerk", PASSWORD).await.unwrap();
     let (_, board) = o.get(&clerk, "/console/board").await;
     assert!(board.contains(&mine) && board.contains(&theirs));
+    let (_, board) = o.get(&clerk, "/console/board?grid=g2").await;
+    assert!(board.contains(&theirs) && !board.contains(&mine));
+    assert!(board.contains("共 1 件"));
+    let (_, coverage) = o.get(&clerk, "/console/coverage").await;
+    assert!(coverage.contains("<td>第1网格</td>") && coverage.contains("<td>第2网格</td>"));
+    assert!(coverage.contains(&due1.address) && coverage.contains(&due2.address));
     assert_eq!(
         o.get(&clerk, &format!("/console/photos/{their_photo}"))
             .await
@@ -1278,6 +1384,7 @@ crate::on_both_stores!(
     revealing_a_value_needs_a_purpose_and_writes_the_access_log,
     hostile_strings_are_escaped_on_every_page,
     a_grid_leader_sees_and_acts_on_only_their_grids,
+    pages_show_the_photos_the_server_holds_and_say_which_have_not_arrived,
     a_grid_worker_account_may_escalate_but_not_dispatch_or_close,
     today_lists_what_phones_synced_since_the_clerks_mark,
 );

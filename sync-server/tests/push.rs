@@ -1,6 +1,8 @@
 //! What a push stores, straight against the hub on both stores: retries add nothing, a change
 //! stored under another document is a conflict, history must be known, keys and tombstones in
-//! one push, and pushes racing with the same changes store each change once, gap-free.
+//! one push, and pushes racing with the same changes store each change once, gap-free. A push
+//! never waits for pulls: not for one holding the sequence, nor (a deletion's purge runs in the
+//! background) for one holding an old snapshot.
 //!
 //! A push reads and checks before it takes the sequence lock and looks again under it
 //! (`protocol::apply_push`); the racing test is what exercises that second look on PostgreSQL.
@@ -8,7 +10,10 @@
 
 mod common;
 
+use std::path::Path;
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, Automerge};
@@ -18,7 +23,7 @@ use gridwalk_core::replication::{DocChanges, KeyRecord, Tombstone};
 use gridwalk_server::Error;
 use gridwalk_server::hub::{self, FeedKind, FeedMeta, FeedSink, HubStore, Visit};
 use gridwalk_server::policy::{Principal, Role};
-use gridwalk_server::protocol::{apply_push, check_push};
+use gridwalk_server::protocol::{apply_push, check_push, handle_sync};
 
 const ACTOR: &str = "a1b2c3d4";
 
@@ -337,7 +342,157 @@ async fn a_pull_does_not_wait_for_a_push_holding_the_sequence(b: Backend) {
     assert_eq!(positions(hub.as_ref()), vec![1, 2, 3]);
 }
 
+/// A pull that stops at its first entry, holding its snapshot, until it is released.
+struct HeldPull {
+    holding: Sender<()>,
+    release: Receiver<()>,
+    held: bool,
+}
+
+impl FeedSink for HeldPull {
+    fn visit(&mut self, _: &FeedMeta) -> Visit {
+        if !self.held {
+            self.held = true;
+            self.holding.send(()).unwrap();
+            self.release.recv().unwrap();
+        }
+        Visit::Skip
+    }
+    fn take(&mut self, _: FeedMeta, _: Vec<u8>) {}
+}
+
+/// Starts a pull and returns once it holds its snapshot; sending on the returned channel lets
+/// it finish.
+fn hold_a_pull(hub: &Arc<dyn HubStore>) -> (Sender<()>, std::thread::JoinHandle<u64>) {
+    let (holding, is_holding) = channel();
+    let (release, released) = channel();
+    let reader = {
+        let hub = hub.clone();
+        std::thread::spawn(move || {
+            let mut sink = HeldPull {
+                holding,
+                release: released,
+                held: false,
+            };
+            hub.feed(0, &mut sink).unwrap()
+        })
+    };
+    is_holding.recv().unwrap();
+    (release, reader)
+}
+
+/// Whether any file under `dir` holds `needle`.
+fn files_hold(dir: &Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().any(|e| {
+        let p = e.unwrap().path();
+        p.is_file()
+            && std::fs::read(&p)
+                .unwrap()
+                .windows(needle.len())
+                .any(|w| w == needle)
+    })
+}
+
+/// A resident key that appears nowhere else in the hub's files.
+const CANARY_KEY: &[u8; 32] = b"purge-me-canary-key-0123456789ab";
+
+async fn a_deletion_answers_while_a_pull_holds_a_snapshot_and_the_purge_follows(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = open(b, dir.path());
+    let mut first = bundle(vec![household("h1", history(1, "h1"))]);
+    first.keys = vec![KeyRecord {
+        resident_id: "r1".into(),
+        household_id: "h1".into(),
+        key: CANARY_KEY.to_vec(),
+    }];
+    push(hub.as_ref(), &first).unwrap();
+    let sqlite = b == Backend::Sqlite;
+    if sqlite {
+        assert!(files_hold(dir.path(), CANARY_KEY), "the key is in the WAL");
+    }
+    let (release, reader) = hold_a_pull(&hub);
+
+    // The device deletes the resident, in a whole sync as the server runs it.
+    let body = gridwalk_core::sync::encode(&gridwalk_core::sync::SyncRequest {
+        version: gridwalk_core::sync::PROTOCOL_VERSION,
+        request_id: 7,
+        cursor: 2,
+        push: Bundle {
+            tombstones: vec![Tombstone {
+                resident_id: "r1".into(),
+                household_id: "h1".into(),
+                deleted_ms: 5,
+            }],
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let started = Instant::now();
+    let sync = {
+        let hub = hub.clone();
+        std::thread::spawn(move || handle_sync(hub.as_ref(), &worker(), &body).map(|_| ()))
+    };
+    let deadline = started + Duration::from_secs(20);
+    while !sync.is_finished() {
+        assert!(Instant::now() < deadline, "the sync never answered");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let took = started.elapsed();
+    sync.join().unwrap().unwrap();
+    // SQLite's busy timeout is 5 s: a purge inside the request would have waited that long.
+    assert!(
+        took < Duration::from_millis(2500),
+        "the sync waited {took:?} for the pull"
+    );
+    assert!(!reader.is_finished(), "the pull still holds its snapshot");
+    assert_eq!(hub.head().unwrap(), 3);
+    // The key row is gone at once; its old bytes stay while the snapshot needs them …
+    let mut key_row = None;
+    hub.push(&mut |tx| {
+        key_row = tx.keys(&["r1"])?.pop();
+        Ok(())
+    })
+    .unwrap();
+    assert!(key_row.is_none());
+    // … and further pushes do not wait for the purge that readers hold up.
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    push(
+        hub.as_ref(),
+        &bundle(vec![household("h2", history(1, "h2"))]),
+    )
+    .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(2500),
+        "a push waited {took:?} behind the purge"
+    );
+    if sqlite {
+        assert!(
+            files_hold(dir.path(), CANARY_KEY),
+            "no purge can finish while the snapshot is held"
+        );
+    }
+
+    // Once the pull is gone, the purge runs without anyone asking again.
+    release.send(()).unwrap();
+    assert_eq!(reader.join().unwrap(), 2);
+    if sqlite {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while files_hold(dir.path(), CANARY_KEY) {
+            assert!(
+                Instant::now() < deadline,
+                "the deleted key stayed in the hub's files after the pull ended"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The hub goes on as before (the key's position went with the key).
+    assert_eq!(positions(hub.as_ref()), vec![1, 3, 4]);
+}
+
 crate::on_both_stores!(
+    a_deletion_answers_while_a_pull_holds_a_snapshot_and_the_purge_follows,
     a_pull_does_not_wait_for_a_push_holding_the_sequence,
     a_retried_push_adds_nothing_and_takes_no_position,
     a_change_stored_under_another_document_is_a_conflict,

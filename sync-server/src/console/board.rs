@@ -127,10 +127,9 @@ pub async fn board(
     let who = staff.clone();
     let (cols, grids, names) = blocking(move || {
         let store = c.office().store();
-        let mut events = store.office_events(None, who.grids())?;
-        if let Some(g) = &g {
-            events.retain(|e| &e.grid_id == g);
-        }
+        // One grid asked for (one the staff member sees, checked above), else all of theirs.
+        let one = g.map(|g| vec![g]);
+        let events = store.office_events(None, one.as_deref().or(who.grids()))?;
         let grids: Vec<(String, String)> = store
             .places()?
             .into_iter()
@@ -253,7 +252,7 @@ pub async fn event_page(
         let have: HashMap<String, bool> = photos
             .into_iter()
             .map(|h| {
-                let ok = matches!(c.photo(&h), Ok(Some(_)));
+                let ok = matches!(c.has_photo(&h), Ok(true));
                 (h, ok)
             })
             .collect();

@@ -131,6 +131,7 @@ pub fn build(
             let rows: Vec<Vec<Cell>> = store
                 .office_events(Some(from), grids)?
                 .into_iter()
+                // The core's event list has a start and no end.
                 .filter(|e| e.created_ms < to)
                 .map(|e| {
                     let overdue = e.is_overdue(now);
@@ -176,6 +177,7 @@ pub fn build(
             let rows: Vec<Vec<Cell>> = store
                 .grid_counts(now)?
                 .into_iter()
+                // The core's per-grid counts take no grid list: one row per grid, kept here.
                 .filter(|g| sees(&g.grid_id))
                 .map(|g| {
                     let rate = if g.households == 0 {

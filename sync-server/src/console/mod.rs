@@ -115,6 +115,21 @@ impl Console {
         }
     }
 
+    /// Whether a photo is held (for pages that show it or say it has not arrived yet), without
+    /// reading the uploaded photos' bytes: the blob store answers from file metadata. Only a
+    /// photo the office replica itself holds is read, as the core has no existence check for
+    /// its photos.
+    pub fn has_photo(&self, hash: &str) -> Result<bool> {
+        if crate::blobs::is_photo_hash(hash) && self.blobs.exists(hash)? {
+            return Ok(true);
+        }
+        match self.office.store().photo(hash) {
+            Ok(_) => Ok(true),
+            Err(gridwalk_core::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The hub (devices, enrolment codes).
     pub fn hub(&self) -> &Arc<dyn HubStore> {
         &self.hub

@@ -4,6 +4,7 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use chrono::{Datelike, TimeZone};
+use gridwalk_core::DueHousehold;
 use gridwalk_core::events::{EventSource, EventState};
 use gridwalk_core::office_queries::OfficeEvent;
 use gridwalk_core::store::{local_date, shanghai};
@@ -336,6 +337,26 @@ pub fn dispute_resolution(events: &[OfficeEvent]) -> (u64, u64) {
     (total, closed)
 }
 
+/// Households of `grids` (all when `None`) due for a visit at `now_ms`, most overdue first, as
+/// [`gridwalk_core::Store::due_for_visit`] orders them; each grid is read by its own query, so
+/// other grids' households are never loaded.
+pub fn due_for_visit(
+    s: &gridwalk_core::Store,
+    grids: Option<&[String]>,
+    now_ms: i64,
+) -> gridwalk_core::Result<Vec<DueHousehold>> {
+    let Some(grids) = grids else {
+        return s.due_for_visit(None, now_ms);
+    };
+    let grids: std::collections::BTreeSet<&String> = grids.iter().collect();
+    let mut due = Vec::new();
+    for g in grids {
+        due.extend(s.due_for_visit(Some(g), now_ms)?);
+    }
+    due.sort_by(|a, b| (a.due_ms, &a.household.id).cmp(&(b.due_ms, &b.household.id)));
+    Ok(due)
+}
+
 /// Coverage filter.
 #[derive(Debug, Default, Deserialize)]
 pub struct MonthQuery {
@@ -358,6 +379,7 @@ pub async fn coverage(
         let s = c.office().store();
         let mine = who.grids();
         let mut grids = s.grid_counts(now)?;
+        // The core's per-grid counts take no grid list: one row per grid, kept here.
         grids.retain(|g| who.sees_grid(&g.grid_id));
         let names: std::collections::HashMap<String, String> = s
             .places()?
@@ -366,12 +388,10 @@ pub async fn coverage(
             .map(|p| (p.id, p.name))
             .collect();
         let workers = s.worker_coverage(from, to, mine)?;
-        let due: Vec<_> = s
-            .due_for_visit(None, now)?
-            .into_iter()
-            .filter(|d| !d.household.care_tags.is_empty() && who.sees_grid(&d.household.grid_id))
-            .collect();
+        let mut due = due_for_visit(s, mine, now)?;
+        due.retain(|d| !d.household.care_tags.is_empty());
         let mut events = s.office_events(Some(from), mine)?;
+        // The core's event list has a start and no end.
         events.retain(|e| e.created_ms < to);
         Ok((grids, names, workers, due, events))
     })

@@ -346,7 +346,7 @@ fn load(c: &ConsoleState, staff: &Staff, since: Since, now: i64) -> Result<Windo
     let photos = snaps
         .iter()
         .flat_map(|e| e.photos.iter().take(PHOTOS_PER_SNAP))
-        .map(|h| (h.clone(), matches!(c.photo(h), Ok(Some(_)))))
+        .map(|h| (h.clone(), matches!(c.has_photo(h), Ok(true))))
         .collect();
     // Who synced when: each change goes to the first logged office sync that reached it.
     let syncs = db.office_syncs(after, upto)?;

@@ -255,10 +255,10 @@ pub trait HubStore: Send + Sync + 'static {
     fn feed(&self, after: u64, sink: &mut dyn FeedSink) -> Result<u64>;
     /// The last position handed out.
     fn head(&self) -> Result<u64>;
-    /// After a push that deleted rows (a tombstone destroys a resident key): makes the deleted
-    /// bytes unrecoverable from the store's own files as far as the store can. The default does
-    /// nothing; PostgreSQL keeps dead rows until VACUUM (see docs/ARCHITECTURE.md).
-    fn purge_deleted(&self) -> Result<()> {
-        Ok(())
-    }
+    /// After a push that deleted rows (a tombstone destroys a resident key): asks the store to
+    /// make the deleted bytes unrecoverable from its own files as far as it can, soon. Returns at
+    /// once; the store does the work in the background, retries while readers are in its way,
+    /// and finishes it when it is dropped (SQLite: a WAL checkpoint, see [`sqlite`]). The default
+    /// does nothing; PostgreSQL keeps dead rows until VACUUM (see docs/ARCHITECTURE.md).
+    fn schedule_purge(&self) {}
 }

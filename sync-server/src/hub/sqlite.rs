@@ -4,9 +4,17 @@
 //! a small pool of reader connections (each pull reads one WAL snapshot, so pulls never wait
 //! behind pushes). The file is plain SQLite: the workspace's rusqlite is SQLCipher-enabled, and
 //! without a key SQLCipher behaves as stock SQLite.
+//!
+//! A deletion's old bytes leave the WAL through a `wal_checkpoint(TRUNCATE)`, which cannot
+//! finish while a pull still reads an older snapshot. So it runs off the request path: a push
+//! that deleted something only asks ([`HubStore::schedule_purge`]), and one background thread
+//! checkpoints shortly after, without waiting for readers, trying again until no snapshot is in
+//! the way, and once more when the hub is closed.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -23,12 +31,44 @@ use crate::policy::{Principal, Role};
 pub const SCHEMA_VERSION: i64 = 1;
 /// Reader connections kept open between pulls.
 const READERS_KEPT: usize = 4;
+/// How long a write waits for another connection's lock (the CLI's enrol and revoke write while
+/// the server runs) before it fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Pause between a deletion and its purge, so a burst of deletions costs one checkpoint.
+const PURGE_DEBOUNCE: Duration = Duration::from_millis(50);
+/// First pause after a reader kept the WAL; it doubles up to [`PURGE_RETRY_MAX`].
+const PURGE_RETRY_MIN: Duration = Duration::from_millis(50);
+/// Longest pause between two tries of a purge readers keep blocking.
+const PURGE_RETRY_MAX: Duration = Duration::from_secs(1);
+/// A purge still blocked after this long is logged (once, as a warning).
+const PURGE_WARN_AFTER: Duration = Duration::from_secs(30);
 
 /// The embedded hub.
 pub struct SqliteHub {
     path: std::path::PathBuf,
-    writer: Mutex<Connection>,
+    writer: Arc<Mutex<Connection>>,
     readers: Mutex<Vec<Connection>>,
+    purge: Arc<Purge>,
+    /// The purge thread, joined when the hub is dropped.
+    purger: Option<JoinHandle<()>>,
+}
+
+/// What the purge thread is asked to do.
+#[derive(Default)]
+struct Purge {
+    state: Mutex<PurgeState>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct PurgeState {
+    /// Purges asked for so far.
+    asked: u64,
+    /// The value of `asked` when the last successful checkpoint began: every deletion
+    /// committed before then is purged.
+    done: u64,
+    /// The hub is being dropped: purge what is pending once more and stop.
+    closing: bool,
 }
 
 /// A poisoned lock only means another request panicked mid-call; SQLite rolled its transaction
@@ -48,24 +88,127 @@ fn prepare(conn: &Connection) -> Result<()> {
         PRAGMA foreign_keys = ON;
         -- Sorting a pull's feed needs no temp files.
         PRAGMA temp_store = MEMORY;
-        -- The CLI (enrol, revoke) writes while the server runs: wait for the lock instead of failing.
-        PRAGMA busy_timeout = 5000;
         -- Keep the WAL from growing without bound between checkpoints.
         PRAGMA journal_size_limit = 67108864;
         -- A deleted resident key is overwritten with zeros, not left in a free page or cell
-        -- (the WAL's older page versions are dropped by purge_deleted).
+        -- (the WAL's older page versions go with the purge after it, see the module docs).
         PRAGMA secure_delete = ON;
         ",
     )?;
+    // The CLI (enrol, revoke) writes while the server runs: wait for the lock instead of failing.
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     Ok(())
 }
 
 /// Copies the WAL into the database and truncates it to nothing, so no older version of a page
 /// (say, one holding a key deleted since) stays in the file. `Ok(false)` when a reader's
-/// snapshot kept the WAL (the next call tries again).
+/// snapshot kept the WAL past the busy timeout.
 fn checkpoint_truncate(conn: &Connection) -> Result<bool> {
     let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
     Ok(busy == 0)
+}
+
+/// [`checkpoint_truncate`] without waiting: `Ok(false)` at once when a reader's snapshot or
+/// another process's lock is in the way. A checkpoint waiting for readers keeps new writers
+/// out, so waiting here would hold up every push behind it.
+fn checkpoint_truncate_now(conn: &Connection) -> Result<bool> {
+    conn.busy_timeout(Duration::ZERO)?;
+    let done = checkpoint_truncate(conn);
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    match done {
+        Err(Error::Db(rusqlite::Error::SqliteFailure(e, _)))
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(false)
+        }
+        other => other,
+    }
+}
+
+/// Waits on `wake` for `pause`, or until `keep_waiting` turns false; a poisoned lock is taken
+/// over (the state is a few counters, consistent at every step).
+fn pause_while<'a>(
+    wake: &Condvar,
+    guard: MutexGuard<'a, PurgeState>,
+    pause: Duration,
+    keep_waiting: impl FnMut(&mut PurgeState) -> bool,
+) -> MutexGuard<'a, PurgeState> {
+    match wake.wait_timeout_while(guard, pause, keep_waiting) {
+        Ok((g, _)) => g,
+        Err(p) => p.into_inner().0,
+    }
+}
+
+/// The purge thread: waits until a purge is asked for, lets a burst of deletions settle, and
+/// checkpoints, trying again (with a growing pause) while readers keep the WAL. Each try holds
+/// the writer lock only for the checkpoint itself.
+fn purge_loop(writer: &Mutex<Connection>, purge: &Purge) {
+    let mut st = lock(&purge.state);
+    'idle: loop {
+        st = match purge
+            .wake
+            .wait_while(st, |s| s.asked == s.done && !s.closing)
+        {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if st.closing {
+            break;
+        }
+        st = pause_while(&purge.wake, st, PURGE_DEBOUNCE, |s| !s.closing);
+        let started = Instant::now();
+        let mut retry = PURGE_RETRY_MIN;
+        let mut warned = false;
+        loop {
+            if st.closing {
+                break 'idle;
+            }
+            let target = st.asked;
+            drop(st);
+            let purged = checkpoint_truncate_now(&lock(writer));
+            st = lock(&purge.state);
+            match purged {
+                Ok(true) => {
+                    st.done = target;
+                    if warned {
+                        tracing::info!("deleted rows purged from the hub's files");
+                    }
+                    continue 'idle;
+                }
+                Ok(false) => tracing::debug!("hub purge waits for a reader"),
+                Err(e) if !warned => {
+                    tracing::warn!(error = %e, "hub purge failed; trying again");
+                    warned = true;
+                }
+                Err(_) => {}
+            }
+            if !warned && started.elapsed() >= PURGE_WARN_AFTER {
+                tracing::warn!(
+                    "deleted rows not yet purged from the hub's files: readers keep the WAL"
+                );
+                warned = true;
+            }
+            st = pause_while(&purge.wake, st, retry, |s| !s.closing);
+            retry = (retry * 2).min(PURGE_RETRY_MAX);
+        }
+    }
+    // Closing: nothing reads through this hub any more, so waiting for another process's reader
+    // (up to the busy timeout) holds up nobody.
+    if st.asked != st.done {
+        drop(st);
+        match checkpoint_truncate(&lock(writer)) {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                "deleted rows not purged at close: a reader kept the WAL; they go at the next start"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "hub purge at close failed; it runs at the next start")
+            }
+        }
+    }
 }
 
 fn init(tx: &Transaction<'_>) -> Result<()> {
@@ -197,10 +340,20 @@ impl SqliteHub {
         migrate(&mut writer)?;
         // Old page versions left in the WAL by a crash after a deletion go now.
         checkpoint_truncate(&writer)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let purge = Arc::new(Purge::default());
+        let purger = {
+            let (writer, purge) = (writer.clone(), purge.clone());
+            std::thread::Builder::new()
+                .name("hub-purge".into())
+                .spawn(move || purge_loop(&writer, &purge))?
+        };
         Ok(SqliteHub {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer,
             readers: Mutex::new(Vec::new()),
+            purge,
+            purger: Some(purger),
         })
     }
 
@@ -603,14 +756,21 @@ impl HubStore for SqliteHub {
         Ok(head? as u64)
     }
 
-    fn purge_deleted(&self) -> Result<()> {
-        if checkpoint_truncate(&lock(&self.writer))? {
-            Ok(())
-        } else {
-            Err(Error::Busy(
-                "a pull held the write-ahead log; it is truncated at the next deletion or start"
-                    .into(),
-            ))
+    fn schedule_purge(&self) {
+        lock(&self.purge.state).asked += 1;
+        self.purge.wake.notify_one();
+    }
+}
+
+impl Drop for SqliteHub {
+    /// Stops the purge thread after it has run a pending purge once more (see [`purge_loop`]).
+    fn drop(&mut self) {
+        lock(&self.purge.state).closing = true;
+        self.purge.wake.notify_one();
+        if let Some(t) = self.purger.take()
+            && t.join().is_err()
+        {
+            tracing::error!("the hub purge thread panicked");
         }
     }
 }
