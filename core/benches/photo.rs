@@ -1,11 +1,14 @@
 //! Benchmark of the snap-report photo pipeline on 12 MP camera-like JPEGs.
 //!
-//! Nothing is downloaded: the images are generated deterministically at run time — a street
-//! scene with sky, a brick wall with windows and a poster, paving with a crack, lens softness,
-//! vignetting and sensor noise — then encoded as a phone camera would (JPEG quality 92, 4:2:0,
-//! an EXIF block with make/model, GPS, a maker-note blob, and an orientation tag on some).
+//! Nothing is downloaded: the images are generated deterministically at run time — garbage
+//! corners, stairwells, building fronts and a vegetable plot, with lens softness, vignetting
+//! and sensor noise (see `photo/scenes.rs`) — then encoded as a phone camera would (JPEG
+//! quality 92, 4:2:0, an EXIF block with make/model, GPS, a maker-note blob, and an
+//! orientation tag on some).
 //!
 //! Prints one line per figure, `metric_name value unit`, on stdout; progress goes to stderr.
+//! With `GRIDWALK_PHOTO_DUMP=<dir>` the generated inputs and the pipeline's outputs are also
+//! written there (`scene-N.jpg`, `out-N.jpg`), to look at what is measured.
 //! "kb" means 1000 bytes. Timings are medians because the machine is shared.
 //!
 //! The baseline is the naive `image`-only path on the same images in the same run: decode,
@@ -18,24 +21,31 @@ use std::time::{Duration, Instant};
 
 use gridwalk_core::photo::{PhotoOptions, process_photo};
 
-const WIDTH: u32 = 4000;
-const HEIGHT: u32 = 3000;
+#[path = "photo/scenes.rs"]
+mod scenes;
+
+use scenes::{HEIGHT, WIDTH};
 const IMAGES: u64 = 10;
 /// Timed runs of the pipeline per image; the baseline is much slower and runs once.
 const PIPELINE_RUNS: usize = 3;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let opts = PhotoOptions::default();
+    let dump = std::env::var_os("GRIDWALK_PHOTO_DUMP").map(std::path::PathBuf::from);
 
     let mut inputs = Vec::new();
     for seed in 0..IMAGES {
         let started = Instant::now();
         let input = camera_jpeg(seed)?;
         eprintln!(
-            "generated image {seed}: {} KB in {:?}",
+            "generated image {seed} ({}): {} KB in {:?}",
+            scenes::subject(seed),
             input.len() / 1000,
             started.elapsed()
         );
+        if let Some(dir) = &dump {
+            std::fs::write(dir.join(format!("scene-{seed}.jpg")), &input)?;
+        }
         inputs.push(input);
     }
 
@@ -45,9 +55,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut pipeline_ms = Vec::new();
     let mut out_kb = Vec::new();
     let mut thumb_kb = Vec::new();
+    let mut unbudgeted_kb = Vec::new();
+    let mut by_subject: Vec<(&str, Vec<f64>)> = Vec::new();
+    let mut min_quality = u8::MAX;
     let mut metadata_bytes_out = 0usize;
     let mut outputs = Vec::new();
-    for input in &inputs {
+    for (n, input) in inputs.iter().enumerate() {
         let mut first = None;
         for _ in 0..PIPELINE_RUNS {
             let started = Instant::now();
@@ -56,14 +69,30 @@ fn main() -> Result<(), Box<dyn Error>> {
             first.get_or_insert(photo);
         }
         let photo = first.ok_or("no pipeline run")?;
-        out_kb.push(photo.jpeg.len() as f64 / 1000.0);
+        if let Some(dir) = &dump {
+            std::fs::write(dir.join(format!("out-{n}.jpg")), &photo.jpeg)?;
+        }
+        let kb = photo.jpeg.len() as f64 / 1000.0;
+        out_kb.push(kb);
         thumb_kb.push(photo.thumbnail.len() as f64 / 1000.0);
+        min_quality = min_quality.min(photo.quality);
+        let subject = scenes::subject(n as u64);
+        match by_subject.iter_mut().find(|(s, _)| *s == subject) {
+            Some((_, sizes)) => sizes.push(kb),
+            None => by_subject.push((subject, vec![kb])),
+        }
+        // The same photo without the size budget, to show what the budget changed.
+        let unbounded = PhotoOptions {
+            max_output_bytes: 0,
+            ..opts.clone()
+        };
+        unbudgeted_kb.push(process_photo(input, &unbounded)?.jpeg.len() as f64 / 1000.0);
         metadata_bytes_out += metadata_bytes(&photo.jpeg)? + metadata_bytes(&photo.thumbnail)?;
         eprintln!(
-            "pipeline: {}x{} {:.1} kb, thumb {}x{} {:.1} kb",
+            "pipeline ({subject}): {}x{} {kb:.1} kb at q{}, thumb {}x{} {:.1} kb",
             photo.width,
             photo.height,
-            photo.jpeg.len() as f64 / 1000.0,
+            photo.quality,
             photo.thumb_width,
             photo.thumb_height,
             photo.thumbnail.len() as f64 / 1000.0
@@ -88,6 +117,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("photo_pipeline_vs_baseline {:.3} x", pipeline / baseline);
     println!("photo_metadata_bytes_out {metadata_bytes_out} bytes");
     println!("photo_thumb_kb_median {:.1} kb", median(&mut thumb_kb));
+    println!("photo_quality_min {min_quality} q");
+    println!(
+        "photo_out_kb_p95_without_budget {:.1} kb",
+        p95(&mut unbudgeted_kb)
+    );
+    for (subject, sizes) in &mut by_subject {
+        let name = subject.replace(' ', "_");
+        println!("photo_out_kb_median_{name} {:.1} kb", median(sizes));
+    }
     Ok(())
 }
 
@@ -172,7 +210,7 @@ fn metadata_bytes(jpeg: &[u8]) -> Result<usize, Box<dyn Error>> {
 
 /// A 4000×3000 JPEG as a phone would write it: EXIF first (no JFIF), quality 92, 4:2:0.
 fn camera_jpeg(seed: u64) -> Result<Vec<u8>, Box<dyn Error>> {
-    let rgb = street_scene(seed);
+    let rgb = scenes::render(seed);
     let mut encoded = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut encoded, 92);
     encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_0);
@@ -252,234 +290,4 @@ fn exif_payload(orientation: u16, seed: u64) -> Vec<u8> {
     let mut payload = b"Exif\0\0".to_vec();
     payload.extend_from_slice(&t);
     payload
-}
-
-/// SplitMix64 finaliser: a cheap, portable, deterministic hash.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Hash of a lattice point to [0, 1).
-fn hash01(x: i64, y: i64, seed: u64) -> f32 {
-    let h = mix(seed ^ mix((x as u64).wrapping_mul(0x1_0000_0001) ^ (y as u64)));
-    (h >> 40) as f32 / (1u64 << 24) as f32
-}
-
-/// Smooth value noise in [0, 1) with a feature size of `scale` pixels.
-fn value_noise(x: f32, y: f32, scale: f32, seed: u64) -> f32 {
-    let (fx, fy) = (x / scale, y / scale);
-    let (x0, y0) = (fx.floor(), fy.floor());
-    let (tx, ty) = (fx - x0, fy - y0);
-    let (sx, sy) = (tx * tx * (3.0 - 2.0 * tx), ty * ty * (3.0 - 2.0 * ty));
-    let (ix, iy) = (x0 as i64, y0 as i64);
-    let a = hash01(ix, iy, seed);
-    let b = hash01(ix + 1, iy, seed);
-    let c = hash01(ix, iy + 1, seed);
-    let d = hash01(ix + 1, iy + 1, seed);
-    let top = a + (b - a) * sx;
-    let bottom = c + (d - c) * sx;
-    top + (bottom - top) * sy
-}
-
-/// Parameters of one generated scene, drawn from the seed.
-struct Scene {
-    seed: u64,
-    sky_end: f32,
-    ground_start: f32,
-    brick_w: f32,
-    brick_h: f32,
-    brick_rgb: [f32; 3],
-    window_period: f32,
-    light_from_right: bool,
-}
-
-impl Scene {
-    fn new(seed: u64) -> Self {
-        let r = |k: u64| hash01(seed as i64, k as i64, 0xC0FFEE);
-        let h = HEIGHT as f32;
-        Scene {
-            seed,
-            sky_end: h * (0.12 + 0.12 * r(1)),
-            ground_start: h * (0.68 + 0.12 * r(2)),
-            brick_w: 70.0 + 40.0 * r(3),
-            brick_h: 26.0 + 12.0 * r(4),
-            brick_rgb: [150.0 + 60.0 * r(5), 70.0 + 50.0 * r(6), 50.0 + 40.0 * r(7)],
-            window_period: 520.0 + 200.0 * r(8),
-            light_from_right: r(9) > 0.5,
-        }
-    }
-
-    /// Colour of the scene at a pixel, before lens blur and sensor noise.
-    fn shade(&self, x: f32, y: f32) -> [f32; 3] {
-        let w = WIDTH as f32;
-        let s = self.seed;
-        let mut c = if y < self.sky_end {
-            let t = y / self.sky_end;
-            let cloud = (value_noise(x, y, 420.0, s ^ 1) * 0.7
-                + value_noise(x, y, 90.0, s ^ 2) * 0.3
-                - 0.45)
-                .clamp(0.0, 1.0)
-                * 1.6;
-            let sky = [90.0 + 80.0 * t, 140.0 + 60.0 * t, 220.0 + 25.0 * t];
-            sky.map(|v| v + (245.0 - v) * cloud.min(1.0))
-        } else if y < self.ground_start {
-            self.wall(x, y - self.sky_end)
-        } else {
-            self.ground(x, y)
-        };
-        // Sunlight falls off across the frame; large soft shadows come from value noise.
-        let across = if self.light_from_right {
-            x / w
-        } else {
-            1.0 - x / w
-        };
-        let light = 0.72 + 0.35 * across - 0.12 * value_noise(x, y, 700.0, s ^ 3);
-        for v in &mut c {
-            *v *= light;
-        }
-        c
-    }
-
-    fn wall(&self, x: f32, y: f32) -> [f32; 3] {
-        let s = self.seed;
-        // Windows in a regular grid, each with a frame, sill and a reflection band.
-        let (px, py) = (self.window_period, self.window_period * 0.75);
-        let (wx, wy) = (x.rem_euclid(px), y.rem_euclid(py));
-        let (win_w, win_h) = (px * 0.42, py * 0.55);
-        let (ox, oy) = (px * 0.29, py * 0.2);
-        if wx > ox - 14.0 && wx < ox + win_w + 14.0 && wy > oy - 14.0 && wy < oy + win_h + 14.0 {
-            let inside = wx > ox && wx < ox + win_w && wy > oy && wy < oy + win_h;
-            if !inside {
-                return [225.0, 222.0, 215.0];
-            }
-            let mullion = (wx - ox - win_w / 2.0).abs() < 5.0;
-            if mullion {
-                return [210.0, 208.0, 200.0];
-            }
-            let band = (((wx - ox) + (wy - oy) * 0.6) / 90.0).sin().max(0.0);
-            let t = (wy - oy) / win_h;
-            return [
-                40.0 + 30.0 * t + 90.0 * band,
-                55.0 + 30.0 * t + 95.0 * band,
-                70.0 + 30.0 * t + 100.0 * band,
-            ];
-        }
-        // A poster with text-like strokes: the high-contrast detail a report photo shows.
-        let poster_x = WIDTH as f32 * 0.08 + (s % 3) as f32 * 300.0;
-        let poster_y = self.window_period * 0.9;
-        if x > poster_x && x < poster_x + 520.0 && y > poster_y && y < poster_y + 680.0 {
-            let (lx, ly) = (x - poster_x, y - poster_y);
-            let line = (ly / 46.0) as i64;
-            let glyph = (lx / 26.0) as i64;
-            let in_line = ly.rem_euclid(46.0) > 12.0 && ly.rem_euclid(46.0) < 36.0;
-            let stroke = hash01(glyph * 7 + (lx.rem_euclid(26.0) / 6.0) as i64, line, s ^ 9) > 0.55;
-            let margin = lx > 30.0 && lx < 490.0 && ly > 30.0 && ly < 650.0;
-            return if margin && in_line && stroke {
-                [30.0, 30.0, 35.0]
-            } else if ly < 110.0 {
-                [200.0, 40.0, 40.0]
-            } else {
-                [238.0, 236.0, 228.0]
-            };
-        }
-        // Running-bond bricks with mortar joints and per-brick tone.
-        let row = (y / self.brick_h).floor();
-        let offset = if (row as i64) % 2 == 0 {
-            0.0
-        } else {
-            self.brick_w / 2.0
-        };
-        let col = ((x + offset) / self.brick_w).floor();
-        let (lx, ly) = ((x + offset) - col * self.brick_w, y - row * self.brick_h);
-        if lx < 4.0 || ly < 4.0 {
-            let m = 175.0 + 20.0 * value_noise(x, y, 6.0, s ^ 4);
-            return [m, m - 3.0, m - 8.0];
-        }
-        let tone = 0.82 + 0.3 * hash01(col as i64, row as i64, s ^ 5);
-        let grain = 14.0 * (value_noise(x, y, 5.0, s ^ 6) - 0.5);
-        let stain = 35.0 * (value_noise(x, y, 260.0, s ^ 7) - 0.5).max(0.0);
-        self.brick_rgb.map(|v| v * tone + grain - stain)
-    }
-
-    fn ground(&self, x: f32, y: f32) -> [f32; 3] {
-        let s = self.seed;
-        let h = HEIGHT as f32;
-        // Paving in perspective: tiles grow towards the bottom of the frame.
-        let depth = (y - self.ground_start) / (h - self.ground_start);
-        let scale = 0.25 + depth;
-        let gx = (x - WIDTH as f32 / 2.0) / (160.0 * scale);
-        let gy = 1.0 / (depth + 0.08) * 3.0;
-        let (fx, fy) = (gx - gx.floor(), gy - gy.floor());
-        let joint = fx < 0.03 || fy < 0.06 / (scale + 0.2);
-        let tone = 0.85 + 0.25 * hash01(gx.floor() as i64, gy.floor() as i64, s ^ 10);
-        let grit = 20.0 * (value_noise(x, y, 3.0, s ^ 11) - 0.5);
-        let mut c = if joint {
-            [95.0, 95.0, 92.0]
-        } else {
-            [
-                150.0 * tone + grit,
-                148.0 * tone + grit,
-                140.0 * tone + grit,
-            ]
-        };
-        // The reported problem: a crack running across the paving.
-        let crack_y = self.ground_start
-            + (h - self.ground_start) * 0.55
-            + 60.0 * (x / 210.0).sin()
-            + 90.0 * (value_noise(x, 0.0, 300.0, s ^ 12) - 0.5);
-        let dist = (y - crack_y).abs();
-        if dist < 5.0 {
-            c = [45.0, 42.0, 40.0];
-        } else if dist < 12.0 {
-            c = c.map(|v| v * 0.75);
-        }
-        c
-    }
-}
-
-/// Renders the scene with a 3×3 lens blur, vignetting and triangular sensor noise.
-fn street_scene(seed: u64) -> Vec<u8> {
-    let scene = Scene::new(seed);
-    let (w, h) = (WIDTH as usize, HEIGHT as usize);
-    let mut sharp = vec![0f32; w * h * 3];
-    for y in 0..h {
-        for x in 0..w {
-            let c = scene.shade(x as f32, y as f32);
-            sharp[(y * w + x) * 3..][..3].copy_from_slice(&c);
-        }
-    }
-    // Separable [1 2 1]/4 blur: camera optics and demosaicing never give pixel-sharp edges.
-    let mut tmp = sharp.clone();
-    for y in 0..h {
-        for x in 1..w - 1 {
-            for ch in 0..3 {
-                let i = (y * w + x) * 3 + ch;
-                tmp[i] = (sharp[i - 3] + 2.0 * sharp[i] + sharp[i + 3]) / 4.0;
-            }
-        }
-    }
-    let (cx, cy) = (w as f32 / 2.0, h as f32 / 2.0);
-    let max_r2 = cx * cx + cy * cy;
-    let mut out = vec![0u8; w * h * 3];
-    for y in 0..h {
-        for x in 0..w {
-            let (dx, dy) = (x as f32 - cx, y as f32 - cy);
-            let vignette = 1.0 - 0.28 * (dx * dx + dy * dy) / max_r2;
-            let n = mix(seed ^ ((y * w + x) as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-            for ch in 0..3 {
-                let i = (y * w + x) * 3 + ch;
-                let (up, down) = (i.saturating_sub(w * 3), (i + w * 3).min(w * h * 3 - 1));
-                let blurred = (tmp[up] + 2.0 * tmp[i] + tmp[down]) / 4.0;
-                // Triangular noise, σ ≈ 2.5 levels: what survives a phone's denoiser.
-                let a = ((n >> (ch * 16)) & 0xFF) as f32;
-                let b = ((n >> (ch * 16 + 8)) & 0xFF) as f32;
-                let noise = (a + b - 255.0) / 255.0 * 6.0;
-                out[i] = (blurred * vignette + noise).round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    out
 }
