@@ -243,21 +243,23 @@ pub struct Arrivals {
 }
 
 impl Store {
-    /// Every event registered at or after `since_ms` (all when `None`) in `grids` (all when
-    /// `None`), oldest first.
+    /// Every event registered in `[since_ms, until_ms)` (either side open when `None`) in
+    /// `grids` (all when `None`), oldest first.
     pub fn office_events(
         &self,
         since_ms: Option<i64>,
+        until_ms: Option<i64>,
         grids: Option<&[String]>,
     ) -> Result<Vec<OfficeEvent>> {
         let grids = id_list(grids)?;
         self.db.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1) AND {}
+                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1)
+                   AND (?2 IS NULL OR created_at < ?2) AND {}
                  ORDER BY created_at, id",
-                in_grids("grid_id", 2)
+                in_grids("grid_id", 3)
             ))?;
-            let rows = stmt.query_map(params![since_ms, grids], event_row)?;
+            let rows = stmt.query_map(params![since_ms, until_ms, grids], event_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -549,11 +551,11 @@ mod tests {
         }
         let g2 = ["g2".to_string()];
         let none: [String; 0] = [];
-        assert_eq!(s.office_events(None, None).unwrap().len(), 2);
-        let only = s.office_events(None, Some(&g2)).unwrap();
+        assert_eq!(s.office_events(None, None, None).unwrap().len(), 2);
+        let only = s.office_events(None, None, Some(&g2)).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].grid_id, "g2");
-        assert!(s.office_events(None, Some(&none)).unwrap().is_empty());
+        assert!(s.office_events(None, None, Some(&none)).unwrap().is_empty());
         let v = s.visits_between(0, i64::MAX, Some(&g2)).unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].grid_id, "g2");
@@ -570,6 +572,37 @@ mod tests {
             s.find_households("", Some(&g2), 2).unwrap()[0].grid_id,
             "g2"
         );
+    }
+
+    #[test]
+    fn an_event_list_ends_before_its_until_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "office", "office", &[]);
+        s.load_roster(&demo::roster(1, 1, 2026)).unwrap();
+        let first = s.report_event(&snap("g1")).unwrap();
+        // Registration times are the clock's: wait so the second event is registered later.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = s.report_event(&snap("g1")).unwrap();
+        let ids = |since: Option<i64>, until: Option<i64>| -> Vec<String> {
+            s.office_events(since, until, None)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let all = s.office_events(None, None, None).unwrap();
+        let t = all[1].created_ms;
+        assert_eq!(all[1].id, second.id);
+        assert!(all[0].created_ms < t, "registered a few milliseconds apart");
+        // The second event registered exactly at `until` is out; a millisecond before it, in.
+        assert_eq!(ids(None, Some(t)), vec![first.id.clone()]);
+        assert_eq!(
+            ids(None, Some(t + 1)),
+            vec![first.id.clone(), second.id.clone()]
+        );
+        assert_eq!(ids(Some(t), Some(t + 1)), vec![second.id.clone()]);
+        assert!(ids(Some(t), Some(t)).is_empty());
+        assert_eq!(ids(Some(t), None), vec![second.id]);
     }
 
     #[test]

@@ -129,10 +129,8 @@ pub fn build(
                 .map(|c| (c.code, c.name))
                 .collect();
             let rows: Vec<Vec<Cell>> = store
-                .office_events(Some(from), grids)?
+                .office_events(Some(from), Some(to), grids)?
                 .into_iter()
-                // The core's event list has a start and no end.
-                .filter(|e| e.created_ms < to)
                 .map(|e| {
                     let overdue = e.is_overdue(now);
                     vec![
@@ -210,8 +208,7 @@ pub fn build(
                 &["网格员", "走访次数", "走访户数"],
                 &rows,
             )?;
-            let mut events = store.office_events(Some(from), grids)?;
-            events.retain(|e| e.created_ms < to);
+            let events = store.office_events(Some(from), Some(to), grids)?;
             let (on_time, late, pending) = compliance(&events, now);
             let (disputes, resolved) = dispute_resolution(&events);
             let rows = vec![

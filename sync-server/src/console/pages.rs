@@ -390,9 +390,7 @@ pub async fn coverage(
         let workers = s.worker_coverage(from, to, mine)?;
         let mut due = due_for_visit(s, mine, now)?;
         due.retain(|d| !d.household.care_tags.is_empty());
-        let mut events = s.office_events(Some(from), mine)?;
-        // The core's event list has a start and no end.
-        events.retain(|e| e.created_ms < to);
+        let events = s.office_events(Some(from), Some(to), mine)?;
         Ok((grids, names, workers, due, events))
     })
     .await?;
