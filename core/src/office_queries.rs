@@ -1,7 +1,7 @@
 //! Read-only queries for the community office's console: lists across the whole community that
 //! a phone never needs (every event with its deadlines, visits and needs in a time window,
-//! household lookup by address, coverage per worker, and what a run of received changes
-//! brought).
+//! household lookup by address, coverage per grid and per worker, and what a run of received
+//! changes brought).
 //!
 //! Every list takes `grids`: `None` for the whole community (the office), or the grid ids a
 //! staff member works on, applied in SQL so limits count only what that person may see.
@@ -13,14 +13,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::ObjType;
 use automerge::legacy::{Key, OpType};
+use chrono::{Datelike, TimeZone};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::events::{EventSource, EventState, Level};
-use crate::model::{HouseholdSummary, Urgency, VisitOutcome};
-use crate::store::{SUMMARY_SQL, like_escape, summary_row};
+use crate::model::{GridCounts, HouseholdSummary, Urgency, VisitOutcome};
+use crate::store::{SUMMARY_SQL, like_escape, local_date, shanghai, summary_row};
 
 /// An event as the office lists it: the projection row with its deadlines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -404,6 +405,38 @@ impl Store {
         })
     }
 
+    /// Per grid of `grids` (all when `None`): households, and households visited in the
+    /// calendar month of `now_ms` (Asia/Shanghai), by grid id. A grid without households has no
+    /// row.
+    pub fn office_grid_counts(
+        &self,
+        now_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<GridCounts>> {
+        let d = local_date(now_ms);
+        let month_start = shanghai()
+            .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
+            .single()
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(0);
+        let grids = id_list(grids)?;
+        self.db.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT grid_id, count(*), sum(last_visit_at >= ?1) FROM households
+                 WHERE {} GROUP BY grid_id ORDER BY grid_id",
+                in_grids("grid_id", 2)
+            ))?;
+            let rows = stmt.query_map(params![month_start, grids], |r| {
+                Ok(GridCounts {
+                    grid_id: r.get(0)?,
+                    households: r.get(1)?,
+                    visited_this_month: r.get::<_, Option<u32>>(2)?.unwrap_or(0),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     /// Households in `grids` (all when `None`) whose address, door number or head's name
     /// contains `query` (at most `limit`), by grid, building, unit and door. An empty query lists
     /// the first households.
@@ -563,6 +596,17 @@ mod tests {
             s.worker_coverage(0, i64::MAX, Some(&g2)).unwrap()[0].visits,
             1
         );
+        // Per-grid counts: each grid visited once this month; another grid's row is left out.
+        assert_eq!(s.office_grid_counts(now, None).unwrap().len(), 2);
+        assert_eq!(
+            s.office_grid_counts(now, Some(&g2)).unwrap(),
+            vec![GridCounts {
+                grid_id: "g2".into(),
+                households: 3,
+                visited_this_month: 1,
+            }]
+        );
+        assert!(s.office_grid_counts(now, Some(&none)).unwrap().is_empty());
         assert_eq!(s.find_households("", None, 100).unwrap().len(), 6);
         let hs = s.find_households("", Some(&g2), 100).unwrap();
         assert_eq!(hs.len(), 3);

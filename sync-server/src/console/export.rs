@@ -79,7 +79,6 @@ pub fn build(
     now: i64,
     grids: Option<&[String]>,
 ) -> Result<Vec<u8>> {
-    let sees = |g: &str| grids.is_none_or(|l| l.iter().any(|x| x == g));
     let mut wb = Workbook::new();
     let grid_names: HashMap<String, String> = store
         .places()?
@@ -173,10 +172,8 @@ pub fn build(
         }
         "coverage" => {
             let rows: Vec<Vec<Cell>> = store
-                .grid_counts(now)?
+                .office_grid_counts(now, grids)?
                 .into_iter()
-                // The core's per-grid counts take no grid list: one row per grid, kept here.
-                .filter(|g| sees(&g.grid_id))
                 .map(|g| {
                     let rate = if g.households == 0 {
                         0.0

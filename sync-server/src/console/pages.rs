@@ -378,9 +378,7 @@ pub async fn coverage(
     let (grids, names, workers, due, events) = blocking(move || {
         let s = c.office().store();
         let mine = who.grids();
-        let mut grids = s.grid_counts(now)?;
-        // The core's per-grid counts take no grid list: one row per grid, kept here.
-        grids.retain(|g| who.sees_grid(&g.grid_id));
+        let grids = s.office_grid_counts(now, mine)?;
         let names: std::collections::HashMap<String, String> = s
             .places()?
             .into_iter()
