@@ -650,6 +650,18 @@ mod tests {
     }
 
     #[test]
+    fn has_photo_says_whether_a_photo_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "office", "office", &[]);
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        jpeg.extend_from_slice(&[7; 64]);
+        let hash = s.add_photo(&jpeg).unwrap();
+        assert!(s.has_photo(&hash).unwrap());
+        assert!(!s.has_photo(&"0".repeat(64)).unwrap());
+        assert!(!s.has_photo("").unwrap());
+    }
+
+    #[test]
     fn arrivals_name_the_visits_needs_and_events_a_phone_sent() {
         let dir = tempfile::tempdir().unwrap();
         let office = store(&dir, "office", "office", &[]);

@@ -552,6 +552,18 @@ impl Store {
         })
     }
 
+    /// Whether a photo is stored, without reading its bytes (for a page that says whether a
+    /// photo has arrived).
+    pub fn has_photo(&self, hash: &str) -> Result<bool> {
+        self.db.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM photos WHERE hash = ?1)",
+                [hash],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Records a visit with its four-question answers; each need raised becomes an open follow-up.
     pub fn record_visit(&self, v: &VisitInput) -> Result<Visit> {
         let now = now_ms();
