@@ -1,7 +1,7 @@
 //! Read-only queries for the community office's console: lists across the whole community that
 //! a phone never needs (every event with its deadlines, visits and needs in a time window,
-//! household lookup by address, coverage per worker, and what a run of received changes
-//! brought).
+//! household lookup by address, coverage per grid and per worker, and what a run of received
+//! changes brought).
 //!
 //! Every list takes `grids`: `None` for the whole community (the office), or the grid ids a
 //! staff member works on, applied in SQL so limits count only what that person may see.
@@ -13,14 +13,15 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::ObjType;
 use automerge::legacy::{Key, OpType};
+use chrono::{Datelike, TimeZone};
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::events::{EventSource, EventState, Level};
-use crate::model::{HouseholdSummary, Urgency, VisitOutcome};
-use crate::store::{SUMMARY_SQL, like_escape, summary_row};
+use crate::model::{GridCounts, HouseholdSummary, Urgency, VisitOutcome};
+use crate::store::{SUMMARY_SQL, like_escape, local_date, shanghai, summary_row};
 
 /// An event as the office lists it: the projection row with its deadlines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,21 +244,23 @@ pub struct Arrivals {
 }
 
 impl Store {
-    /// Every event registered at or after `since_ms` (all when `None`) in `grids` (all when
-    /// `None`), oldest first.
+    /// Every event registered in `[since_ms, until_ms)` (either side open when `None`) in
+    /// `grids` (all when `None`), oldest first.
     pub fn office_events(
         &self,
         since_ms: Option<i64>,
+        until_ms: Option<i64>,
         grids: Option<&[String]>,
     ) -> Result<Vec<OfficeEvent>> {
         let grids = id_list(grids)?;
         self.db.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
-                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1) AND {}
+                "{EVENT_SQL} WHERE (?1 IS NULL OR created_at >= ?1)
+                   AND (?2 IS NULL OR created_at < ?2) AND {}
                  ORDER BY created_at, id",
-                in_grids("grid_id", 2)
+                in_grids("grid_id", 3)
             ))?;
-            let rows = stmt.query_map(params![since_ms, grids], event_row)?;
+            let rows = stmt.query_map(params![since_ms, until_ms, grids], event_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -396,6 +399,38 @@ impl Store {
                     worker_id: r.get(0)?,
                     visits: r.get(1)?,
                     households: r.get(2)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    /// Per grid of `grids` (all when `None`): households, and households visited in the
+    /// calendar month of `now_ms` (Asia/Shanghai), by grid id. A grid without households has no
+    /// row.
+    pub fn office_grid_counts(
+        &self,
+        now_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<GridCounts>> {
+        let d = local_date(now_ms);
+        let month_start = shanghai()
+            .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
+            .single()
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(0);
+        let grids = id_list(grids)?;
+        self.db.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT grid_id, count(*), sum(last_visit_at >= ?1) FROM households
+                 WHERE {} GROUP BY grid_id ORDER BY grid_id",
+                in_grids("grid_id", 2)
+            ))?;
+            let rows = stmt.query_map(params![month_start, grids], |r| {
+                Ok(GridCounts {
+                    grid_id: r.get(0)?,
+                    households: r.get(1)?,
+                    visited_this_month: r.get::<_, Option<u32>>(2)?.unwrap_or(0),
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -549,11 +584,11 @@ mod tests {
         }
         let g2 = ["g2".to_string()];
         let none: [String; 0] = [];
-        assert_eq!(s.office_events(None, None).unwrap().len(), 2);
-        let only = s.office_events(None, Some(&g2)).unwrap();
+        assert_eq!(s.office_events(None, None, None).unwrap().len(), 2);
+        let only = s.office_events(None, None, Some(&g2)).unwrap();
         assert_eq!(only.len(), 1);
         assert_eq!(only[0].grid_id, "g2");
-        assert!(s.office_events(None, Some(&none)).unwrap().is_empty());
+        assert!(s.office_events(None, None, Some(&none)).unwrap().is_empty());
         let v = s.visits_between(0, i64::MAX, Some(&g2)).unwrap();
         assert_eq!(v.len(), 1);
         assert_eq!(v[0].grid_id, "g2");
@@ -561,6 +596,17 @@ mod tests {
             s.worker_coverage(0, i64::MAX, Some(&g2)).unwrap()[0].visits,
             1
         );
+        // Per-grid counts: each grid visited once this month; another grid's row is left out.
+        assert_eq!(s.office_grid_counts(now, None).unwrap().len(), 2);
+        assert_eq!(
+            s.office_grid_counts(now, Some(&g2)).unwrap(),
+            vec![GridCounts {
+                grid_id: "g2".into(),
+                households: 3,
+                visited_this_month: 1,
+            }]
+        );
+        assert!(s.office_grid_counts(now, Some(&none)).unwrap().is_empty());
         assert_eq!(s.find_households("", None, 100).unwrap().len(), 6);
         let hs = s.find_households("", Some(&g2), 100).unwrap();
         assert_eq!(hs.len(), 3);
@@ -570,6 +616,49 @@ mod tests {
             s.find_households("", Some(&g2), 2).unwrap()[0].grid_id,
             "g2"
         );
+    }
+
+    #[test]
+    fn an_event_list_ends_before_its_until_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "office", "office", &[]);
+        s.load_roster(&demo::roster(1, 1, 2026)).unwrap();
+        let first = s.report_event(&snap("g1")).unwrap();
+        // Registration times are the clock's: wait so the second event is registered later.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        let second = s.report_event(&snap("g1")).unwrap();
+        let ids = |since: Option<i64>, until: Option<i64>| -> Vec<String> {
+            s.office_events(since, until, None)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        let all = s.office_events(None, None, None).unwrap();
+        let t = all[1].created_ms;
+        assert_eq!(all[1].id, second.id);
+        assert!(all[0].created_ms < t, "registered a few milliseconds apart");
+        // The second event registered exactly at `until` is out; a millisecond before it, in.
+        assert_eq!(ids(None, Some(t)), vec![first.id.clone()]);
+        assert_eq!(
+            ids(None, Some(t + 1)),
+            vec![first.id.clone(), second.id.clone()]
+        );
+        assert_eq!(ids(Some(t), Some(t + 1)), vec![second.id.clone()]);
+        assert!(ids(Some(t), Some(t)).is_empty());
+        assert_eq!(ids(Some(t), None), vec![second.id]);
+    }
+
+    #[test]
+    fn has_photo_says_whether_a_photo_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(&dir, "office", "office", &[]);
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0];
+        jpeg.extend_from_slice(&[7; 64]);
+        let hash = s.add_photo(&jpeg).unwrap();
+        assert!(s.has_photo(&hash).unwrap());
+        assert!(!s.has_photo(&"0".repeat(64)).unwrap());
+        assert!(!s.has_photo("").unwrap());
     }
 
     #[test]

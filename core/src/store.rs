@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use automerge::{ActorId, Automerge, ROOT};
-use chrono::{Datelike, TimeZone};
+use chrono::TimeZone;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use sha2::{Digest, Sha256};
@@ -552,6 +552,18 @@ impl Store {
         })
     }
 
+    /// Whether a photo is stored, without reading its bytes (for a page that says whether a
+    /// photo has arrived).
+    pub fn has_photo(&self, hash: &str) -> Result<bool> {
+        self.db.read(|c| {
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM photos WHERE hash = ?1)",
+                [hash],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Records a visit with its four-question answers; each need raised becomes an open follow-up.
     pub fn record_visit(&self, v: &VisitInput) -> Result<Visit> {
         let now = now_ms();
@@ -741,25 +753,7 @@ impl Store {
 
     /// Per grid: households, and households visited in the calendar month of `now_ms` (Asia/Shanghai).
     pub fn grid_counts(&self, now_ms: i64) -> Result<Vec<GridCounts>> {
-        let d = local_date(now_ms);
-        let month_start = shanghai()
-            .with_ymd_and_hms(d.year(), d.month(), 1, 0, 0, 0)
-            .single()
-            .map(|t| t.timestamp_millis())
-            .unwrap_or(0);
-        self.db.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT grid_id, count(*), sum(last_visit_at >= ?1) FROM households GROUP BY grid_id ORDER BY grid_id",
-            )?;
-            let rows = stmt.query_map([month_start], |r| {
-                Ok(GridCounts {
-                    grid_id: r.get(0)?,
-                    households: r.get(1)?,
-                    visited_this_month: r.get::<_, Option<u32>>(2)?.unwrap_or(0),
-                })
-            })?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
-        })
+        self.office_grid_counts(now_ms, None)
     }
 
     // ---------------------------------------------------------------- conflicts

@@ -541,6 +541,25 @@ async fn exports_open_as_xlsx_and_hold_the_rows(b: Backend) {
         .get_bytes(&token, &format!("/console/export/events.xlsx?month={last}"))
         .await;
     assert_eq!(sheet(bytes).height(), 1, "only the header");
+    let pending = |bytes: Vec<u8>| {
+        let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes)).unwrap();
+        let r = wb.worksheet_range("考核指标").unwrap();
+        assert_eq!(r.get((3, 0)), Some(&Data::String("待响应".into())));
+        r.get((3, 1)).cloned()
+    };
+    let (_, bytes) = o.get_bytes(&token, "/console/export/coverage.xlsx").await;
+    assert_eq!(
+        pending(bytes),
+        Some(Data::Float(3.0)),
+        "this month's events"
+    );
+    let (_, bytes) = o
+        .get_bytes(
+            &token,
+            &format!("/console/export/coverage.xlsx?month={last}"),
+        )
+        .await;
+    assert_eq!(pending(bytes), Some(Data::Float(0.0)), "none last month");
     let (_, page) = o.get(&token, "/console/coverage").await;
     assert!(
         page.contains("0 超时 / 3 待响应"),

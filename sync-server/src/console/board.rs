@@ -129,7 +129,7 @@ pub async fn board(
         let store = c.office().store();
         // One grid asked for (one the staff member sees, checked above), else all of theirs.
         let one = g.map(|g| vec![g]);
-        let events = store.office_events(None, one.as_deref().or(who.grids()))?;
+        let events = store.office_events(None, None, one.as_deref().or(who.grids()))?;
         let grids: Vec<(String, String)> = store
             .places()?
             .into_iter()

@@ -79,7 +79,6 @@ pub fn build(
     now: i64,
     grids: Option<&[String]>,
 ) -> Result<Vec<u8>> {
-    let sees = |g: &str| grids.is_none_or(|l| l.iter().any(|x| x == g));
     let mut wb = Workbook::new();
     let grid_names: HashMap<String, String> = store
         .places()?
@@ -129,10 +128,8 @@ pub fn build(
                 .map(|c| (c.code, c.name))
                 .collect();
             let rows: Vec<Vec<Cell>> = store
-                .office_events(Some(from), grids)?
+                .office_events(Some(from), Some(to), grids)?
                 .into_iter()
-                // The core's event list has a start and no end.
-                .filter(|e| e.created_ms < to)
                 .map(|e| {
                     let overdue = e.is_overdue(now);
                     vec![
@@ -175,10 +172,8 @@ pub fn build(
         }
         "coverage" => {
             let rows: Vec<Vec<Cell>> = store
-                .grid_counts(now)?
+                .office_grid_counts(now, grids)?
                 .into_iter()
-                // The core's per-grid counts take no grid list: one row per grid, kept here.
-                .filter(|g| sees(&g.grid_id))
                 .map(|g| {
                     let rate = if g.households == 0 {
                         0.0
@@ -210,8 +205,7 @@ pub fn build(
                 &["网格员", "走访次数", "走访户数"],
                 &rows,
             )?;
-            let mut events = store.office_events(Some(from), grids)?;
-            events.retain(|e| e.created_ms < to);
+            let events = store.office_events(Some(from), Some(to), grids)?;
             let (on_time, late, pending) = compliance(&events, now);
             let (disputes, resolved) = dispute_resolution(&events);
             let rows = vec![

@@ -116,18 +116,13 @@ impl Console {
     }
 
     /// Whether a photo is held (for pages that show it or say it has not arrived yet), without
-    /// reading the uploaded photos' bytes: the blob store answers from file metadata. Only a
-    /// photo the office replica itself holds is read, as the core has no existence check for
-    /// its photos.
+    /// reading its bytes: the blob store answers from file metadata, the office replica by an
+    /// existence query on its photos.
     pub fn has_photo(&self, hash: &str) -> Result<bool> {
         if crate::blobs::is_photo_hash(hash) && self.blobs.exists(hash)? {
             return Ok(true);
         }
-        match self.office.store().photo(hash) {
-            Ok(_) => Ok(true),
-            Err(gridwalk_core::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.office.store().has_photo(hash)?)
     }
 
     /// The hub (devices, enrolment codes).

@@ -378,9 +378,7 @@ pub async fn coverage(
     let (grids, names, workers, due, events) = blocking(move || {
         let s = c.office().store();
         let mine = who.grids();
-        let mut grids = s.grid_counts(now)?;
-        // The core's per-grid counts take no grid list: one row per grid, kept here.
-        grids.retain(|g| who.sees_grid(&g.grid_id));
+        let grids = s.office_grid_counts(now, mine)?;
         let names: std::collections::HashMap<String, String> = s
             .places()?
             .into_iter()
@@ -390,9 +388,7 @@ pub async fn coverage(
         let workers = s.worker_coverage(from, to, mine)?;
         let mut due = due_for_visit(s, mine, now)?;
         due.retain(|d| !d.household.care_tags.is_empty());
-        let mut events = s.office_events(Some(from), mine)?;
-        // The core's event list has a start and no end.
-        events.retain(|e| e.created_ms < to);
+        let events = s.office_events(Some(from), Some(to), mine)?;
         Ok((grids, names, workers, due, events))
     })
     .await?;
