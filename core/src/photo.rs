@@ -68,9 +68,9 @@ pub const DEFAULT_MAX_INPUT_PIXELS: u64 = 50_000_000;
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 64 * 1024 * 1024;
 /// Default size budget of a stored photo: 250 kB.
 ///
-/// At [`DEFAULT_QUALITY`] and 1600 px most snap-report photos (a leak, a stairwell, a garbage
-/// corner) come out at 110–150 kB; wide shots of brick fronts or foliage reach 250–280 kB. The
-/// budget keeps every upload to about 20 s on a 100 kbit/s 2G link.
+/// At [`DEFAULT_QUALITY`] and 1600 px the benchmark's everyday scenes (a stairwell, a garbage
+/// corner) come out at 130–150 kB, while wide shots of brick fronts or foliage reach 235–285 kB.
+/// The budget keeps every upload to about 20 s on a 100 kbit/s 2G link.
 pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 250_000;
 /// Default lowest quality the size budget may step down to.
 pub const DEFAULT_MIN_QUALITY: u8 = 70;

@@ -17,7 +17,7 @@
 //!   building behind (2; foliage is the hardest texture for JPEG).
 //!
 //! The mix decides the median: the two detailed subjects come out near 250 kB at 1600 px and
-//! quality 80, the other two at 130–145 kB. The benchmark prints each subject's sizes so that
+//! quality 80, the other two at 130–150 kB. The benchmark prints each subject's sizes so that
 //! other mixes can be worked out.
 //!
 //! Every scene is rendered at 4000×3000 and then goes through the same camera model: a 3×3
