@@ -258,7 +258,11 @@ pub fn process_photo(input: &[u8], opts: &PhotoOptions) -> Result<ProcessedPhoto
     // Orientation is applied after resizing; rotation by multiples of 90° keeps the long edge,
     // so target sizes can be computed on the stored (unrotated) dimensions.
     let (w, h) = fit_within(decoded.source_width, decoded.source_height, max_edge);
-    let small = resize_rgb(decoded.rgb, decoded.width, decoded.height, w, h)?;
+    let small = if (decoded.width, decoded.height) == (w, h) {
+        decoded.rgb
+    } else {
+        resize_rgb(&decoded.rgb, decoded.width, decoded.height, w, h)?
+    };
     let (thumb_w, thumb_h) = fit_within(w, h, opts.thumb_edge.max(1));
     let orientation = decoded.orientation;
 
@@ -267,7 +271,7 @@ pub fn process_photo(input: &[u8], opts: &PhotoOptions) -> Result<ProcessedPhoto
     // which finishes first.
     let (photo, thumb) = std::thread::scope(|scope| {
         let thumb_job = scope.spawn(|| -> Result<_, PhotoError> {
-            let thumb = resize_ref(&small, w, h, thumb_w, thumb_h)?;
+            let thumb = resize_rgb(&small, w, h, thumb_w, thumb_h)?;
             let (thumb, tw, th) = orient(&thumb, thumb_w, thumb_h, orientation);
             Ok((encode_jpeg(&thumb, tw, th, quality)?, tw, th))
         });
@@ -564,22 +568,8 @@ fn fit_within(w: u32, h: u32, max_edge: u32) -> (u32, u32) {
     }
 }
 
-/// Resizes packed RGB8 with Lanczos3; returns the input untouched when the size is unchanged.
-fn resize_rgb(
-    src: Vec<u8>,
-    src_w: u32,
-    src_h: u32,
-    dst_w: u32,
-    dst_h: u32,
-) -> Result<Vec<u8>, PhotoError> {
-    if (src_w, src_h) == (dst_w, dst_h) {
-        return Ok(src);
-    }
-    resize_ref(&src, src_w, src_h, dst_w, dst_h)
-}
-
 /// Resizes packed RGB8 with Lanczos3 into a new buffer.
-fn resize_ref(
+fn resize_rgb(
     src: &[u8],
     src_w: u32,
     src_h: u32,
