@@ -15,15 +15,15 @@ use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use gridwalk_core::Store;
 use gridwalk_core::demo::{self, Rng};
-use gridwalk_core::http::{EnrolRequest, HttpTransport};
 use gridwalk_core::sync::{MAX_PUSH_CHANGES, encode_compact, sync};
 use gridwalk_server::hub::postgres::create_database;
-use gridwalk_server::policy::Role;
-use gridwalk_server::{Config, Server, protocol, start};
+use gridwalk_server::{Config, start};
 
-const KEY: [u8; 32] = [4; 32];
+#[path = "common/phone.rs"]
+mod common;
+use common::phone;
+
 const DEVICES: usize = 200;
 const PER_GRID: usize = 20;
 const DAY_MS: i64 = 86_400_000;
@@ -34,32 +34,6 @@ struct Body {
     bytes: Vec<u8>,
     token: String,
     request_id: u64,
-}
-
-async fn phone(server: &Server, dir: &Path, name: &str, grid: &str) -> (Store, HttpTransport) {
-    let store = Store::open(&dir.join(format!("{name}.db")), &KEY, name).unwrap();
-    let code = protocol::create_code(
-        server.hub().as_ref(),
-        name,
-        Role::GridWorker,
-        &[grid.to_string()],
-        3_600_000,
-    )
-    .unwrap();
-    let base = server.base_url();
-    let e = gridwalk_core::http::enrol(
-        &base,
-        None,
-        &EnrolRequest {
-            code,
-            device_id: store.device_id().into(),
-            actor_id: store.actor_id(),
-        },
-    )
-    .await
-    .unwrap();
-    let t = HttpTransport::new(&base, &e.token, None).unwrap();
-    (store, t)
 }
 
 /// A community of 200 grids on the hub `store` names, 200 enrolled devices that took their
@@ -84,7 +58,13 @@ async fn prepare(root: &Path, store: Option<String>) -> Vec<Body> {
     let now = chrono::Utc::now().timestamp_millis() - DAY_MS / 2;
     for g in 0..DEVICES {
         let grid = format!("g{}", g + 1);
-        let (s, t) = phone(&server, &root.join("phones"), &format!("w{g}"), &grid).await;
+        let (s, t) = phone(
+            &server,
+            &root.join("phones"),
+            &format!("w{g}"),
+            &[grid.as_str()],
+        )
+        .await;
         sync(&s, &t, &|_| {}, &AtomicBool::new(false))
             .await
             .unwrap();

@@ -7,7 +7,6 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -15,43 +14,17 @@ use std::time::{Duration, Instant};
 use automerge::sync::{State, SyncDoc};
 use automerge::{Automerge, Change};
 use gridwalk_core::demo::{self, Rng};
-use gridwalk_core::http::{EnrolRequest, HttpTransport};
 use gridwalk_core::shim::SimulatedLink;
 use gridwalk_core::store::Bundle;
 use gridwalk_core::sync::{SyncReport, sync};
 use gridwalk_core::{HouseholdPatch, RosterInput, Store};
-use gridwalk_server::policy::Role;
-use gridwalk_server::{Config, Server, protocol, start};
+use gridwalk_server::{Config, start};
 
-const KEY: [u8; 32] = [4; 32];
+#[path = "common/phone.rs"]
+mod common;
+use common::phone;
+
 const DAY_MS: i64 = 86_400_000;
-
-async fn phone(server: &Server, dir: &Path, name: &str, scope: &[&str]) -> (Store, HttpTransport) {
-    let store = Store::open(&dir.join(format!("{name}.db")), &KEY, name).unwrap();
-    let scope: Vec<String> = scope.iter().map(|s| s.to_string()).collect();
-    let code = protocol::create_code(
-        server.hub().as_ref(),
-        name,
-        Role::GridWorker,
-        &scope,
-        3_600_000,
-    )
-    .unwrap();
-    let base = server.base_url();
-    let e = gridwalk_core::http::enrol(
-        &base,
-        None,
-        &EnrolRequest {
-            code,
-            device_id: store.device_id().into(),
-            actor_id: store.actor_id(),
-        },
-    )
-    .await
-    .unwrap();
-    let t = HttpTransport::new(&base, &e.token, None).unwrap();
-    (store, t)
-}
 
 async fn run<T: gridwalk_core::sync::Transport>(store: &Store, t: &T) -> SyncReport {
     sync(store, t, &|_| {}, &AtomicBool::new(false))
