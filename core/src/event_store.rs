@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::calendar::WorkdayCalendar;
 use crate::docs::{self, DocKind, DocMeta};
 use crate::error::{Error, Result};
-use crate::events::{self, Action, Category, Event, EventInput, EventState, StepInput};
+use crate::events::{self, Action, Actor, Category, Event, EventInput, EventState, StepInput};
 use crate::household::{field_error, finish};
 use crate::photo::{PhotoOptions, process_photo};
 use crate::privacy;
@@ -412,13 +412,61 @@ impl Store {
     /// Takes a step of the closed loop. The role and the current state are checked here, on
     /// the phone; a step that becomes inapplicable through a concurrent one is flagged later.
     pub fn step_event(&self, id: &str, action: Action, step: &StepInput) -> Result<Event> {
-        let me = self.identity()?;
+        let me = Actor {
+            person_id: self.author.person_id.clone(),
+            role: self.identity()?.role,
+        };
+        self.take_step(id, action, step, &me)
+    }
+
+    /// Takes a step on behalf of a staff member who acted in the office console: the
+    /// transition names `actor` (person and role) instead of this store's owner, and every rule
+    /// of [`Store::step_event`] applies to `actor` (what the role may do, verification not by
+    /// the handler, required notes and handler). Only a store whose identity is `office` (the
+    /// server's office replica) may do this, and only in one of the [`events::STAFF_ROLES`]: a
+    /// phone cannot record a step in another person's name.
+    pub fn step_event_as(
+        &self,
+        id: &str,
+        action: Action,
+        step: &StepInput,
+        actor: &Actor,
+    ) -> Result<Event> {
+        if self.identity()?.role != "office" {
+            return Err(Error::Forbidden(
+                "only the office records a step in another person's name".into(),
+            ));
+        }
+        if !events::STAFF_ROLES.contains(&actor.role.as_str()) {
+            return Err(Error::Forbidden(format!(
+                "the office records steps in a staff role only, not {}",
+                actor.role
+            )));
+        }
+        let p = &actor.person_id;
+        if p.trim().is_empty()
+            || p.len() > events::MAX_PERSON_ID_BYTES
+            || p.chars().any(char::is_control)
+        {
+            return Err(Error::field("person_id", "invalid", "人员编号无效"));
+        }
+        self.take_step(id, action, step, actor)
+    }
+
+    /// A step by `actor`, checked against the rules on this replica's copy of the event.
+    fn take_step(
+        &self,
+        id: &str,
+        action: Action,
+        step: &StepInput,
+        actor: &Actor,
+    ) -> Result<Event> {
         let current = self.event(id)?.event;
-        let person = self.author.person_id.clone();
-        if !events::role_may(&me.role, action) {
+        let person = actor.person_id.clone();
+        if !events::role_may(&actor.role, action) {
             return Err(Error::Forbidden(format!(
                 "a {} may not {}",
-                me.role,
+                actor.role,
                 action.as_str()
             )));
         }
@@ -451,7 +499,7 @@ impl Store {
             }
             _ => {}
         }
-        if me.role == "grid_worker"
+        if actor.role == "grid_worker"
             && action == Action::Handle
             && let Some(a) = &current.assignee
             && a != &person
@@ -473,7 +521,7 @@ impl Store {
             action,
             current.state,
             &person,
-            &me.role,
+            &actor.role,
             now,
             step,
         )?;
@@ -498,7 +546,7 @@ impl Store {
             let Some(e) = w.try_edit(id)? else {
                 return Err(Error::not_found("event", id));
             };
-            let role = me.role.clone();
+            let role = actor.role.clone();
             w.change(e, |tx| {
                 events::append_transition(
                     tx,

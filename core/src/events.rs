@@ -101,6 +101,22 @@ pub struct Transition {
     pub flag: Option<String>,
 }
 
+/// Who takes a step: the person and the role they act in, as the transition records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Person id (`by`).
+    pub person_id: String,
+    /// Role (`role`).
+    pub role: String,
+}
+
+/// The roles the office replica may record a step under: the console's staff roles. A staff
+/// member's step carries their own role, so every rule about roles applies to them as to a phone.
+pub const STAFF_ROLES: [&str; 3] = ["office", "grid_leader", "grid_worker"];
+
+/// Longest person id a step may carry (the server's limit on ids).
+pub const MAX_PERSON_ID_BYTES: usize = 128;
+
 /// Where an event is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -531,26 +547,72 @@ pub fn check_device_change(
     role: &str,
     person_id: &str,
 ) -> std::result::Result<(), String> {
-    use automerge::legacy::{Key, OpType};
+    check_change(change, role, person_id, false)
+}
+
+/// The same check for a change from the server's own office replica, which records each console
+/// step in the name and role of the staff member who took it (`Store::step_event_as`): a step
+/// may carry any person and any of the [`STAFF_ROLES`], but only actions that role may take;
+/// events it registers carry the office's own `person_id`; nothing is deleted. Only the server
+/// calls this, and only for the replica it runs itself: a phone's changes always go through
+/// [`check_device_change`].
+pub fn check_office_replica_change(
+    change: &automerge::Change,
+    person_id: &str,
+) -> std::result::Result<(), String> {
+    check_change(change, "office", person_id, true)
+}
+
+/// `role`/`person_id`: the writer's own. `for_staff`: the writer is the office replica, which may
+/// name another person and a staff role in a step.
+fn check_change(
+    change: &automerge::Change,
+    role: &str,
+    person_id: &str,
+    for_staff: bool,
+) -> std::result::Result<(), String> {
+    use automerge::legacy::{Key, ObjectId, OpType};
+    use std::collections::HashMap;
+    // Each transition is one map: its action is judged against the role written beside it
+    // (the writer's own role when the change writes none there).
+    let mut steps: HashMap<ObjectId, (Option<Action>, Option<String>)> = HashMap::new();
     for op in change.decode().operations {
         match (&op.key, &op.action) {
             (_, OpType::Delete) => return Err("event records are append-only".into()),
             (Key::Map(k), OpType::Put(ScalarValue::Str(v))) => match k.as_str() {
                 "action" => {
                     let action = Action::parse(v).ok_or("an event step names an unknown action")?;
-                    if !role_may(role, action) {
-                        return Err(format!("a {role} may not {}", action.as_str()));
+                    steps.entry(op.obj).or_default().0 = Some(action);
+                }
+                "role" => {
+                    if for_staff && !STAFF_ROLES.contains(&v.as_str()) {
+                        return Err("the office records steps in a staff role only".into());
                     }
+                    if !for_staff && v.as_str() != role {
+                        return Err("a step must carry the device's own role".into());
+                    }
+                    steps.entry(op.obj).or_default().1 = Some(v.to_string());
                 }
-                "role" if v.as_str() != role => {
-                    return Err("a step must carry the device's own role".into());
+                "by" if for_staff && (v.trim().is_empty() || v.len() > MAX_PERSON_ID_BYTES) => {
+                    return Err("a step must name a person".into());
                 }
-                "by" | "reporter" if v.as_str() != person_id => {
+                "by" if !for_staff && v.as_str() != person_id => {
+                    return Err("a step must be made in the device owner's name".into());
+                }
+                "reporter" if v.as_str() != person_id => {
                     return Err("a step must be made in the device owner's name".into());
                 }
                 _ => {}
             },
             _ => {}
+        }
+    }
+    for (action, claimed) in steps.values() {
+        let r = claimed.as_deref().unwrap_or(role);
+        if let Some(a) = action
+            && !role_may(r, *a)
+        {
+            return Err(format!("a {r} may not {}", a.as_str()));
         }
     }
     Ok(())
@@ -621,6 +683,50 @@ mod tests {
     }
 
     #[test]
+    fn the_office_replica_may_name_a_staff_member_but_only_in_a_role_that_may_act() {
+        let ok = |action, role, by| {
+            check_office_replica_change(&change_with(action, role, by), "office").is_ok()
+        };
+        assert!(ok("dispatch", "office", "office"), "its own step");
+        assert!(ok("dispatch", "grid_leader", "wang"), "a grid leader's");
+        assert!(ok("escalate", "grid_worker", "li"), "a grid worker's");
+        assert!(!ok("dispatch", "grid_worker", "li"), "a role that may not");
+        assert!(!ok("handle", "building_lead", "lead"), "not a staff role");
+        assert!(!ok("close", "grid_leader", ""), "nobody's name");
+        // A phone still may not do what the office replica does.
+        let staff_step = change_with("dispatch", "grid_leader", "wang");
+        assert!(check_device_change(&staff_step, "office", "o1").is_err());
+        assert!(check_device_change(&staff_step, "grid_leader", "li").is_err());
+    }
+
+    #[test]
+    fn the_office_replica_registers_events_only_in_its_own_name() {
+        let mut doc = Automerge::new();
+        let mut tx = doc.transaction();
+        let input = EventInput {
+            grid_id: "g1".into(),
+            source: EventSource::Snap,
+            category: "other".into(),
+            place: EventPlace {
+                building_id: None,
+                unit: None,
+                text: String::new(),
+                lat: None,
+                lon: None,
+            },
+            description: "x".into(),
+            photos: Vec::new(),
+            household_id: None,
+            parties: Vec::new(),
+        };
+        put_event(&mut tx, "e1", &input, "wang", 1).unwrap();
+        tx.commit();
+        let change = doc.get_changes(&[])[0].clone();
+        assert!(check_office_replica_change(&change, "office").is_err());
+        assert!(check_office_replica_change(&change, "wang").is_ok());
+    }
+
+    #[test]
     fn deleting_from_an_event_is_refused() {
         let mut doc = Automerge::new();
         let mut tx = doc.transaction();
@@ -631,5 +737,6 @@ mod tests {
         tx.commit();
         let last = doc.get_changes(&[]).last().unwrap().clone();
         assert!(check_device_change(&last, "office", "o1").is_err());
+        assert!(check_office_replica_change(&last, "office").is_err());
     }
 }

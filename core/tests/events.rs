@@ -4,7 +4,9 @@
 
 use chrono::{FixedOffset, TimeZone};
 use gridwalk_core::event_store::Identity;
-use gridwalk_core::events::{Action, EventInput, EventPlace, EventSource, EventState, StepInput};
+use gridwalk_core::events::{
+    Action, Actor, EventInput, EventPlace, EventSource, EventState, StepInput,
+};
 use gridwalk_core::*;
 
 const KEY: [u8; 32] = [9; 32];
@@ -374,6 +376,126 @@ fn verify_against_return_and_the_same_transition_twice() {
             .iter()
             .any(|t| t.flag.as_deref() == Some("duplicate: already handled"))
     );
+}
+
+fn actor(person: &str, role: &str) -> Actor {
+    Actor {
+        person_id: person.into(),
+        role: role.into(),
+    }
+}
+
+#[test]
+fn the_office_records_a_console_step_in_the_staff_members_name_and_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let (office, worker, lead) = community(&dir);
+    let leader = store(&dir, "leader.db", "leader-1", "grid_leader", &["g1"]);
+    let e = lead.report_event(&report("b1")).unwrap();
+    sync_all(&[&office, &worker, &lead, &leader]);
+    // The grid leader dispatches to themself at the office desk.
+    let ev = office
+        .step_event_as(
+            &e.id,
+            Action::Dispatch,
+            &StepInput {
+                assignee: Some("leader-1".into()),
+                ..Default::default()
+            },
+            &actor("leader-1", "grid_leader"),
+        )
+        .unwrap();
+    let t = ev.transitions.last().unwrap();
+    assert_eq!(
+        (t.by.as_str(), t.role.as_str()),
+        ("leader-1", "grid_leader")
+    );
+    sync_all(&[&office, &worker, &lead, &leader]);
+    let seen = worker.event(&e.id).unwrap().event;
+    assert_eq!(seen.transitions, ev.transitions, "phones read the same log");
+
+    // They handle it on their phone; verifying it at the desk is still verifying their own work.
+    leader
+        .step_event(&e.id, Action::Handle, &step("已修好"))
+        .unwrap();
+    sync_all(&[&office, &worker, &lead, &leader]);
+    assert!(matches!(
+        office.step_event_as(
+            &e.id,
+            Action::Verify,
+            &step("自己核实"),
+            &actor("leader-1", "grid_leader")
+        ),
+        Err(Error::Forbidden(_))
+    ));
+    assert_eq!(office.event(&e.id).unwrap().event.transitions.len(), 2);
+    // The actor's role decides what they may do: a grid worker at the desk does not close.
+    assert!(matches!(
+        office.step_event_as(
+            &e.id,
+            Action::Close,
+            &step("结案"),
+            &actor("desk-1", "grid_worker")
+        ),
+        Err(Error::Forbidden(_))
+    ));
+    // Only the console's staff roles, and a person named.
+    assert!(
+        office
+            .step_event_as(
+                &e.id,
+                Action::Verify,
+                &step("x"),
+                &actor("lead-1", "building_lead")
+            )
+            .is_err()
+    );
+    assert!(
+        office
+            .step_event_as(&e.id, Action::Verify, &step("x"), &actor(" ", "office"))
+            .is_err()
+    );
+    // A clerk verifies; the office's own step still carries the office's person.
+    let ev = office
+        .step_event_as(
+            &e.id,
+            Action::Verify,
+            &step("现场核实"),
+            &actor("clerk-1", "office"),
+        )
+        .unwrap();
+    let t = ev.transitions.last().unwrap();
+    assert_eq!((t.by.as_str(), t.role.as_str()), ("clerk-1", "office"));
+    assert_eq!(ev.state, EventState::Verified);
+    let ev = office
+        .step_event(&e.id, Action::Close, &step("结案"))
+        .unwrap();
+    assert_eq!(ev.transitions.last().unwrap().by, "office-1");
+    assert!(ev.transitions.iter().all(|t| t.flag.is_none()));
+}
+
+#[test]
+fn a_phone_cannot_record_a_step_in_another_persons_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (office, worker, lead) = community(&dir);
+    let leader = store(&dir, "leader.db", "leader-1", "grid_leader", &["g1"]);
+    let e = lead.report_event(&report("b1")).unwrap();
+    sync_all(&[&office, &worker, &lead, &leader]);
+    let dispatch = StepInput {
+        department: Some("物业".into()),
+        ..Default::default()
+    };
+    for (phone, who) in [
+        (&leader, actor("leader-1", "grid_leader")),
+        (&leader, actor("someone", "office")),
+        (&worker, actor("worker-1", "grid_worker")),
+    ] {
+        assert!(matches!(
+            phone.step_event_as(&e.id, Action::Dispatch, &dispatch, &who),
+            Err(Error::Forbidden(_))
+        ));
+    }
+    assert!(worker.event(&e.id).unwrap().event.transitions.is_empty());
+    assert!(leader.event(&e.id).unwrap().event.transitions.is_empty());
 }
 
 #[test]

@@ -3,7 +3,9 @@
 //! The office keeps its own core [`Store`] (`office.db`, encrypted with a key generated once into
 //! `office.key`) and syncs it with the hub in process, through [`HubTransport`], as the office
 //! principal (full scope). Office actions are ordinary store calls (Automerge changes under the
-//! office's actor) followed by [`Office::sync`]; the console reads this store. After devices push,
+//! office's actor) followed by [`Office::sync`]; the console reads this store. A console step
+//! names the staff member who took it ([`Store::step_event_as`]); the hub accepts steps in
+//! another person's name from this principal only ([`Principal::office_replica`]). After devices push,
 //! a debounced background sync keeps it fresh. An observer ([`Office::on_synced`]) hears of
 //! every sync that brought something, so the console can tell when things arrived.
 

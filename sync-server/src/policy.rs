@@ -68,6 +68,10 @@ pub struct Principal {
     pub scope: Vec<String>,
     /// The Automerge actor id bound to the device (lowercase hex).
     pub actor: String,
+    /// The server's own office replica (bound in process by `HubStore::bind_office`; no token
+    /// reaches it): it records each console step in the name and role of the staff member who
+    /// took it, which no phone may do.
+    pub office_replica: bool,
 }
 
 /// A document's place, as far as access is concerned.
@@ -182,6 +186,7 @@ mod tests {
             role,
             scope: scope.iter().map(|s| s.to_string()).collect(),
             actor: "aa".into(),
+            office_replica: false,
         }
     }
 

@@ -349,6 +349,169 @@ async fn a_grid_leader_runs_the_loop_but_not_devices_or_the_roster(b: Backend) {
     assert_eq!(o.get(&token, "/console/coverage").await.0, 200);
 }
 
+/// The transitions of an event as `(by, role, action)`.
+fn log_of(store: &gridwalk_core::Store, id: &str) -> Vec<(String, String, String)> {
+    store
+        .event(id)
+        .unwrap()
+        .event
+        .transitions
+        .into_iter()
+        .map(|t| (t.by, t.role, t.action.as_str().to_string()))
+        .collect()
+}
+
+fn entry(by: &str, role: &str, action: &str) -> (String, String, String) {
+    (by.into(), role.into(), action.into())
+}
+
+async fn console_steps_name_the_staff_member_in_the_events_own_log(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let o = office(b, dir.path()).await;
+    let e = o
+        .server
+        .office()
+        .store()
+        .report_event(&event("g1", "路灯不亮"))
+        .unwrap();
+    o.server.office_sync().await.unwrap();
+    // The grid leader's phone is enrolled under their console login; a worker's phone watches.
+    let leader_phone = common::phone(
+        &o.server,
+        dir.path(),
+        "leader",
+        Role::GridLeader,
+        &["g1"],
+        None,
+    )
+    .await;
+    leader_phone
+        .store
+        .set_identity(&gridwalk_core::event_store::Identity {
+            role: "grid_leader".into(),
+            scope: vec!["g1".into()],
+        })
+        .unwrap();
+    let worker = common::phone(
+        &o.server,
+        dir.path(),
+        "worker-1",
+        Role::GridWorker,
+        &["g1"],
+        None,
+    )
+    .await;
+
+    // The leader dispatches in the console, to themself.
+    let leader = o.login("leader", PASSWORD).await.unwrap();
+    let csrf = o.csrf(&leader).await;
+    let act = format!("/console/events/{}/act", e.id);
+    let (status, _) = o
+        .post(
+            &leader,
+            &act,
+            &[
+                ("csrf", &csrf),
+                ("action", "dispatch"),
+                ("assignee", "leader"),
+                ("note", "我去看看"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let office = o.server.office();
+    let office_store = office.store();
+    assert_eq!(
+        log_of(office_store, &e.id),
+        vec![entry("leader", "grid_leader", "dispatch")]
+    );
+    let (_, page) = o.get(&leader, &format!("/console/events/{}", e.id)).await;
+    assert!(page.contains("leader(网格长)"), "the page names the leader");
+    assert!(!page.contains("office(社区办公室)"));
+    // The hub took the office's push (the action synced it at once); a phone reads the same log.
+    worker.sync().await.unwrap();
+    assert_eq!(
+        log_of(&worker.store, &e.id),
+        vec![entry("leader", "grid_leader", "dispatch")]
+    );
+
+    // The leader handles it on the phone, then may not verify their own work in the console.
+    leader_phone.sync().await.unwrap();
+    leader_phone
+        .store
+        .step_event(
+            &e.id,
+            gridwalk_core::events::Action::Handle,
+            &gridwalk_core::events::StepInput {
+                note: "已更换灯泡".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    leader_phone.sync().await.unwrap();
+    o.server.office_sync().await.unwrap();
+    let (status, _) = o
+        .post(
+            &leader,
+            &act,
+            &[("csrf", &csrf), ("action", "verify"), ("note", "合格")],
+        )
+        .await;
+    assert_eq!(status, 403, "the handler verifying their own work");
+    assert_eq!(
+        office_store.event(&e.id).unwrap().event.state.as_str(),
+        "handled"
+    );
+    // The clerk verifies and closes: the log names the clerk, as office staff.
+    let clerk = o.login("clerk", PASSWORD).await.unwrap();
+    let clerk_csrf = o.csrf(&clerk).await;
+    for (action, note) in [("verify", "电话回访,已修好"), ("close", "结案")] {
+        let (status, _) = o
+            .post(
+                &clerk,
+                &act,
+                &[("csrf", &clerk_csrf), ("action", action), ("note", note)],
+            )
+            .await;
+        assert_eq!(status, 303, "{action}");
+    }
+    let (_, page) = o.get(&clerk, &format!("/console/events/{}", e.id)).await;
+    assert!(page.contains("clerk(社区办公室)"));
+    let expected = vec![
+        entry("leader", "grid_leader", "dispatch"),
+        entry("leader", "grid_leader", "handle"),
+        entry("clerk", "office", "verify"),
+        entry("clerk", "office", "close"),
+    ];
+    worker.sync().await.unwrap();
+    assert_eq!(log_of(&worker.store, &e.id), expected);
+    assert_eq!(log_of(office_store, &e.id), expected);
+    assert!(
+        worker
+            .store
+            .event(&e.id)
+            .unwrap()
+            .event
+            .transitions
+            .iter()
+            .all(|t| t.flag.is_none())
+    );
+    // The staff audit trail still records each console action.
+    let audit = o.staff.audit_log(20).unwrap();
+    for (user, action) in [
+        ("leader", "dispatch"),
+        ("clerk", "verify"),
+        ("clerk", "close"),
+    ] {
+        assert!(
+            audit
+                .iter()
+                .any(|a| a.username == user && a.action == action && a.target == e.id),
+            "{user} {action}"
+        );
+    }
+}
+
 async fn the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let o = office(b, dir.path()).await;
@@ -1396,6 +1559,7 @@ crate::on_both_stores!(
     an_expired_session_leads_back_to_the_login,
     a_post_without_the_sessions_csrf_token_is_refused,
     a_grid_leader_runs_the_loop_but_not_devices_or_the_roster,
+    console_steps_name_the_staff_member_in_the_events_own_log,
     the_office_enrols_a_device_with_a_code_and_qr_and_revokes_it,
     a_roster_with_bad_rows_gives_a_report_and_imports_nothing,
     reimporting_a_roster_updates_instead_of_duplicating,

@@ -34,6 +34,7 @@ fn worker() -> Principal {
         role: Role::GridWorker,
         scope: vec!["g1".into()],
         actor: ACTOR.into(),
+        office_replica: false,
     }
 }
 

@@ -403,6 +403,42 @@ async fn the_server_refuses_event_steps_the_device_may_not_take(b: Backend) {
     server.shutdown().await.unwrap();
 }
 
+async fn only_the_servers_own_office_replica_writes_a_step_in_a_staff_members_name(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(b, dir.path(), 2, None).await;
+    // An office-role phone, even one enrolled under the office replica's person id, is a device:
+    // it writes in its own name and role only.
+    let office_phone = phone(&server, dir.path(), "office", Role::Office, &[], None).await;
+    office_phone.sync().await.unwrap();
+    let head = server.hub().head().unwrap();
+    let actor = office_phone.store.actor_id();
+    let place = |id: &str, by: &str, role: &str| DocChanges {
+        id: id.into(),
+        kind: "event".into(),
+        scope: "grid:g1".into(),
+        building_id: None,
+        changes: vec![crafted_event(&actor, id, "dispatch", by, role)],
+    };
+    for (n, (by, role)) in [
+        ("leader", "grid_leader"),
+        ("leader", "office"),
+        ("office", "grid_leader"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = push_body(0, vec![place(&format!("ev-forged-{n}"), by, role)]);
+        let (status, msg) = post(&server, Some(&office_phone.enrolment.token), body).await;
+        let msg = String::from_utf8_lossy(&msg);
+        assert_eq!(status, 403, "dispatch by {by} as {role}: {msg}");
+    }
+    assert_eq!(server.hub().head().unwrap(), head, "nothing applied");
+    let body = push_body(0, vec![place("ev-own", "office", "office")]);
+    let (status, _) = post(&server, Some(&office_phone.enrolment.token), body).await;
+    assert_eq!(status, 200, "its own name and role");
+    server.shutdown().await.unwrap();
+}
+
 async fn enrolment_codes_are_one_time_and_actor_ids_bind_once(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let server = server(b, dir.path(), 2, None).await;
@@ -547,6 +583,7 @@ crate::on_both_stores!(
     a_grid_a_device_can_neither_write_nor_read_grid_b,
     a_change_under_another_devices_actor_is_refused,
     the_server_refuses_event_steps_the_device_may_not_take,
+    only_the_servers_own_office_replica_writes_a_step_in_a_staff_members_name,
     enrolment_codes_are_one_time_and_actor_ids_bind_once,
     a_phone_syncs_over_tls_trusting_the_office_certificate,
     the_demo_converges,

@@ -243,7 +243,7 @@ pub trait HubStore: Send + Sync + 'static {
     fn redeem(&self, device: &NewDevice) -> Result<Principal>;
     /// Revokes a device; false when there is no such device.
     fn revoke(&self, device_id: &str) -> Result<bool>;
-    /// Records (or re-binds) the office replica's own principal.
+    /// Records (or re-binds) the office replica's own principal, marked `office_replica`.
     fn bind_office(&self, device_id: &str, actor: &str) -> Result<Principal>;
     /// Runs `f` as one push, committed durably only when `f` succeeds. `f` may run more than
     /// once: when one of its inserts finds a row that another push stored after `f` read, the

@@ -343,6 +343,7 @@ fn principal(r: &Row) -> Result<Principal> {
         scope: serde_json::from_str(&scope)
             .map_err(|e| Error::Internal(format!("a stored device scope: {e}")))?,
         actor: r.try_get(4)?,
+        office_replica: false,
     })
 }
 
@@ -615,7 +616,10 @@ impl HubStore for PgHub {
                 ),
                 &[&device_id, &actor, &&token_hash[..], &now],
             ))?;
-            principal(&row)
+            Ok(Principal {
+                office_replica: true,
+                ..principal(&row)?
+            })
         })
     }
 

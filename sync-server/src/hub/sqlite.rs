@@ -547,6 +547,7 @@ fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Principal> {
         role: role_from_text(&r.get::<_, String>(2)?)?,
         scope: scope_from_text(&r.get::<_, String>(3)?)?,
         actor: r.get(4)?,
+        office_replica: false,
     })
 }
 
@@ -730,11 +731,15 @@ impl HubStore for SqliteHub {
                     chrono::Utc::now().timestamp_millis()
                 ],
             )?;
-            Ok(tx.query_row(
+            let p = tx.query_row(
                 &format!("{PRINCIPAL_SQL} FROM devices WHERE id = ?1"),
                 [device_id],
                 principal_row,
-            )?)
+            )?;
+            Ok(Principal {
+                office_replica: true,
+                ..p
+            })
         })
     }
 
