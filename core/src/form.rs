@@ -798,7 +798,8 @@ impl FormDefinition {
     pub fn visible_fields(&self, answers: &Answers) -> Vec<String> {
         self.fields()
             .zip(self.relevance(answers))
-            .filter_map(|(f, shown)| shown.then(|| f.id.clone()))
+            .filter(|&(_, shown)| shown)
+            .map(|(f, _)| f.id.clone())
             .collect()
     }
 
