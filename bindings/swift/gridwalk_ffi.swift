@@ -2379,6 +2379,31 @@ fileprivate struct FfiConverterOptionTypeEventState: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterSequenceString: FfiConverterRustBuffer {
+    typealias SwiftType = [String]
+
+    public static func write(_ value: [String], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterString.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [String]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterString.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer {
     typealias SwiftType = [AccessEntry]
 
@@ -2726,6 +2751,32 @@ fileprivate struct FfiConverterDictionaryStringUInt32: FfiConverterRustBuffer {
         return dict
     }
 }
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterDictionaryStringTypeAnswerValue: FfiConverterRustBuffer {
+    public static func write(_ value: [String: AnswerValue], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for (key, value) in value {
+            FfiConverterString.write(key, into: &buf)
+            FfiConverterTypeAnswerValue.write(value, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [String: AnswerValue] {
+        let len: Int32 = try readInt(&buf)
+        var dict = [String: AnswerValue]()
+        dict.reserveCapacity(Int(len))
+        for _ in 0..<len {
+            let key = try FfiConverterString.read(from: &buf)
+            let value = try FfiConverterTypeAnswerValue.read(from: &buf)
+            dict[key] = value
+        }
+        return dict
+    }
+}
 private let UNIFFI_RUST_FUTURE_POLL_READY: Int8 = 0
 private let UNIFFI_RUST_FUTURE_POLL_MAYBE_READY: Int8 = 1
 
@@ -2807,6 +2858,25 @@ public func enrol(baseUrl: String, caPem: Data?, code: String, store: GridStore)
             errorHandler: FfiConverterTypeGridError_lift
         )
 }
+/**
+ * The ids of the fields to show, in form order, for the answers given so far: exactly the
+ * fields `GridStore.recordVisit` treats as relevant. A field is shown when its condition holds
+ * on the answers of the fields shown before it; an answer kept for a hidden field counts as not
+ * given. Send only the answers of shown fields when saving.
+ *
+ * `form_json` is a definition as `GridStore.formJson` / `currentFormJson` return it; a
+ * malformed one fails with [`GridError::InvalidInput`] on field `form`. No store and no I/O:
+ * for a form of tens of fields a call takes well under a millisecond (reading the JSON is most
+ * of it), so call it on every answer change, on the UI thread if need be.
+ */
+public func visibleFields(formJson: String, answers: [String: AnswerValue])throws  -> [String]  {
+    return try  FfiConverterSequenceString.lift(try rustCallWithError(FfiConverterTypeGridError_lift) {
+    uniffi_gridwalk_ffi_fn_func_visible_fields(
+        FfiConverterString.lower(formJson),
+        FfiConverterDictionaryStringTypeAnswerValue.lower(answers),$0
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2827,6 +2897,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_func_enrol() != 38443) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_gridwalk_ffi_checksum_func_visible_fields() != 42825) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_gridwalk_ffi_checksum_method_gridstore_access_log() != 32998) {

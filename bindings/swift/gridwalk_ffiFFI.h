@@ -616,6 +616,11 @@ RustBuffer uniffi_gridwalk_ffi_fn_func_demo_roster(uint32_t grids, uint32_t hous
 uint64_t uniffi_gridwalk_ffi_fn_func_enrol(RustBuffer base_url, RustBuffer ca_pem, RustBuffer code, void*_Nonnull store
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_VISIBLE_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_FN_FUNC_VISIBLE_FIELDS
+RustBuffer uniffi_gridwalk_ffi_fn_func_visible_fields(RustBuffer form_json, RustBuffer answers, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_GRIDWALK_FFI_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_GRIDWALK_FFI_RUSTBUFFER_ALLOC
 RustBuffer ffi_gridwalk_ffi_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -905,6 +910,12 @@ uint16_t uniffi_gridwalk_ffi_checksum_func_demo_roster(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_ENROL
 #define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_ENROL
 uint16_t uniffi_gridwalk_ffi_checksum_func_enrol(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_VISIBLE_FIELDS
+#define UNIFFI_FFIDEF_UNIFFI_GRIDWALK_FFI_CHECKSUM_FUNC_VISIBLE_FIELDS
+uint16_t uniffi_gridwalk_ffi_checksum_func_visible_fields(void
     
 );
 #endif

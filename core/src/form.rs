@@ -128,7 +128,8 @@ pub struct Field {
     /// Must be answered whenever the field is relevant.
     #[serde(default)]
     pub required: bool,
-    /// When the field applies; `None` means always. May refer only to earlier fields.
+    /// When the field applies; `None` means always. May refer only to earlier fields; a field
+    /// it refers to that does not apply counts as unanswered ([`FormDefinition::visible_fields`]).
     #[serde(default)]
     pub relevant: Option<Condition>,
     /// Extra guidance shown under the question.
@@ -251,21 +252,26 @@ pub enum Condition {
 }
 
 impl Condition {
-    /// Evaluates the condition on `answers`, as the worker fills in the form (to show or hide
-    /// a field) and during validation.
+    /// Evaluates the condition on `answers` taken as they are. Whether a field is shown also
+    /// depends on whether the fields its condition looks at are shown: that is
+    /// [`FormDefinition::visible_fields`].
     pub fn evaluate(&self, answers: &Answers) -> bool {
+        self.holds(&|id| answers.get(id))
+    }
+
+    /// Evaluates the condition with `answer` looking up a field's answer as the condition should
+    /// see it (`None`: not answered).
+    fn holds<'a>(&self, answer: &dyn Fn(&str) -> Option<&'a AnswerValue>) -> bool {
         match self {
-            Condition::Equals { field, value } => answers.get(field) == Some(value),
-            Condition::AnyOf { field, values } => {
-                answers.get(field).is_some_and(|a| values.contains(a))
-            }
+            Condition::Equals { field, value } => answer(field) == Some(value),
+            Condition::AnyOf { field, values } => answer(field).is_some_and(|a| values.contains(a)),
             Condition::Contains { field, value } => {
-                matches!(answers.get(field), Some(AnswerValue::Choices(chosen)) if chosen.contains(value))
+                matches!(answer(field), Some(AnswerValue::Choices(chosen)) if chosen.contains(value))
             }
-            Condition::Answered { field } => answers.get(field).is_some_and(|a| !is_empty(a)),
-            Condition::Not { cond } => !cond.evaluate(answers),
-            Condition::All { conds } => conds.iter().all(|c| c.evaluate(answers)),
-            Condition::Any { conds } => conds.iter().any(|c| c.evaluate(answers)),
+            Condition::Answered { field } => answer(field).is_some_and(|a| !is_empty(a)),
+            Condition::Not { cond } => !cond.holds(answer),
+            Condition::All { conds } => conds.iter().all(|c| c.holds(answer)),
+            Condition::Any { conds } => conds.iter().any(|c| c.holds(answer)),
         }
     }
 }
@@ -384,11 +390,6 @@ fn has_option(kind: &FieldKind, value: &str) -> bool {
 }
 
 impl Field {
-    /// Whether the field applies given `answers` (fields without a condition always do).
-    pub fn is_relevant(&self, answers: &Answers) -> bool {
-        self.relevant.as_ref().is_none_or(|c| c.evaluate(answers))
-    }
-
     /// Validates this field's answer, returning at most one error: the first problem found.
     fn validate(
         &self,
@@ -784,19 +785,58 @@ impl FormDefinition {
         }
     }
 
+    /// The ids of the fields shown for `answers`, in form order: what the visit screen shows
+    /// while the worker types, and exactly the fields [`Self::validate`] treats as relevant.
+    ///
+    /// A field is shown when it has no condition or its condition holds on the answers of the
+    /// fields shown before it. An answer kept for a hidden field (the worker answered it, then
+    /// changed the answer that showed it) counts as not given, so a field whose condition looks
+    /// at a hidden field is decided as if that field were unanswered. Answers to ids the form
+    /// does not have are ignored; an answer of the wrong type matches no compared value.
+    ///
+    /// Cheap enough for every keystroke: one pass over the fields, no allocation per condition.
+    pub fn visible_fields(&self, answers: &Answers) -> Vec<String> {
+        self.fields()
+            .zip(self.relevance(answers))
+            .filter(|&(_, shown)| shown)
+            .map(|(f, _)| f.id.clone())
+            .collect()
+    }
+
+    /// For each field in form order, whether it is shown (see [`Self::visible_fields`]).
+    /// Conditions refer only to earlier fields ([`Self::check`]), so one pass in order decides
+    /// every field.
+    fn relevance(&self, answers: &Answers) -> Vec<bool> {
+        let mut shown: BTreeSet<&str> = BTreeSet::new();
+        self.fields()
+            .map(|f| {
+                let applies = f
+                    .relevant
+                    .as_ref()
+                    .is_none_or(|c| c.holds(&|id| answers.get(id).filter(|_| shown.contains(id))));
+                if applies {
+                    shown.insert(&f.id);
+                }
+                applies
+            })
+            .collect()
+    }
+
     /// Validates answers given `today` (for date checks). Empty vec = valid. Rules: unknown
     /// field id → unknown_field; answer of wrong type for the field kind → wrong_type; required
     /// AND relevant field missing (or empty text / empty choices) → required; an answer given
-    /// to a field whose relevance condition is false → not_applicable; constraints per kind.
-    /// Conditions evaluated on the given answers (a missing referenced answer makes
-    /// Equals/AnyOf/Contains false). Errors listed in form order.
+    /// to a field that is not relevant → not_applicable; constraints per kind. A field is
+    /// relevant when [`Self::visible_fields`] shows it for these answers (a missing referenced
+    /// answer makes Equals/AnyOf/Contains false; so does an answer to a field that is itself
+    /// not relevant). Errors listed in form order.
     ///
     /// At most one error is reported per field (the first found, in the order above, except
     /// that a wrong type wins over not_applicable). Unknown fields come last, sorted by id.
     pub fn validate(&self, answers: &Answers, today: NaiveDate) -> Vec<FieldError> {
         let mut errors: Vec<FieldError> = self
             .fields()
-            .filter_map(|f| f.validate(answers.get(&f.id), f.is_relevant(answers), today))
+            .zip(self.relevance(answers))
+            .filter_map(|(f, relevant)| f.validate(answers.get(&f.id), relevant, today))
             .collect();
         errors.extend(
             answers
@@ -1248,7 +1288,7 @@ mod tests {
             codes_of(&errors).contains(&("dispute_kind", "not_applicable")),
             "{errors:?}"
         );
-        assert!(!form.field("dispute_kind").unwrap().is_relevant(&a));
+        assert!(!form.visible_fields(&a).contains(&"dispute_kind".to_owned()));
     }
 
     #[test]
@@ -1258,6 +1298,153 @@ mod tests {
         a.insert("dispute_notes".into(), text(""));
         a.insert("need_types".into(), choices(&[]));
         assert_eq!(form.validate(&a, today()), []);
+    }
+
+    #[test]
+    fn the_four_questions_show_follow_up_fields_only_after_a_yes() {
+        let form = FormDefinition::four_questions();
+        let always: Vec<String> = form
+            .fields()
+            .filter(|f| f.relevant.is_none())
+            .map(|f| f.id.clone())
+            .collect();
+        assert_eq!(form.visible_fields(&Answers::new()), always);
+        assert_eq!(form.visible_fields(&quiet_visit()), always);
+
+        let mut a = quiet_visit();
+        a.insert("has_needs".into(), AnswerValue::YesNo(true));
+        let ids = form.visible_fields(&a);
+        let pos = |id: &str| ids.iter().position(|x| x == id).unwrap();
+        assert_eq!(ids.len(), always.len() + 2);
+        // In form order: right after the question that shows them.
+        assert_eq!(pos("need_types"), pos("has_needs") + 1);
+        assert_eq!(pos("need_notes"), pos("has_needs") + 2);
+        assert!(!ids.contains(&"dispute_kind".to_owned()));
+    }
+
+    /// A chain across two sections: `visited` shows `problem`; a leak shows `details`; answered
+    /// details show `photo_taken`; `why_not` shows while `problem` is not answered.
+    fn chained_form() -> FormDefinition {
+        check_json(json!({"id": "t", "version": 1, "title": "测试", "sections": [
+            {"id": "a", "title": "到访", "fields": [
+                yes_no("visited"),
+                {"id": "problem", "label": "问题", "type": "single_choice", "required": true,
+                 "options": [{"value": "leak", "label": "漏水"}, {"value": "noise", "label": "噪音"}],
+                 "relevant": {"op": "equals", "field": "visited",
+                              "value": {"type": "yes_no", "value": true}}}
+            ]},
+            {"id": "b", "title": "详情", "fields": [
+                {"id": "details", "label": "详情", "type": "text", "required": true,
+                 "relevant": {"op": "equals", "field": "problem",
+                              "value": {"type": "choice", "value": "leak"}}},
+                {"id": "photo_taken", "label": "已拍照", "type": "yes_no", "required": true,
+                 "relevant": {"op": "answered", "field": "details"}},
+                {"id": "why_not", "label": "原因", "type": "text",
+                 "relevant": {"op": "not", "cond": {"op": "answered", "field": "problem"}}}
+            ]}
+        ]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn nested_conditions_open_field_by_field_across_sections() {
+        let form = chained_form();
+        let mut a = Answers::new();
+        assert_eq!(form.visible_fields(&a), ["visited", "why_not"]);
+        a.insert("visited".into(), AnswerValue::YesNo(true));
+        assert_eq!(form.visible_fields(&a), ["visited", "problem", "why_not"]);
+        a.insert("problem".into(), choice("leak"));
+        assert_eq!(form.visible_fields(&a), ["visited", "problem", "details"]);
+        a.insert("details".into(), text("  "));
+        assert_eq!(form.visible_fields(&a), ["visited", "problem", "details"]);
+        a.insert("details".into(), text("厨房漏水"));
+        assert_eq!(
+            form.visible_fields(&a),
+            ["visited", "problem", "details", "photo_taken"]
+        );
+        a.insert("problem".into(), choice("noise"));
+        assert_eq!(form.visible_fields(&a), ["visited", "problem"]);
+    }
+
+    #[test]
+    fn a_condition_on_a_hidden_field_sees_it_as_unanswered() {
+        let form = chained_form();
+        // The worker went down the chain, then said the household was not visited: the kept
+        // answers of `problem` and `details` no longer count, so nothing after them shows and
+        // `why_not` (problem not answered) does.
+        let a = answers(&[
+            ("visited", AnswerValue::YesNo(false)),
+            ("problem", choice("leak")),
+            ("details", text("厨房漏水")),
+        ]);
+        assert_eq!(form.visible_fields(&a), ["visited", "why_not"]);
+        // Each condition on its own would say otherwise: that is what the walk is for.
+        let photo = form
+            .field("photo_taken")
+            .unwrap()
+            .relevant
+            .as_ref()
+            .unwrap();
+        assert!(photo.evaluate(&a));
+
+        // Validation agrees: the kept answers do not apply, and `photo_taken` is not required.
+        assert_eq!(
+            codes_of(&form.validate(&a, today())),
+            [("problem", "not_applicable"), ("details", "not_applicable")]
+        );
+    }
+
+    #[test]
+    fn unknown_and_mistyped_answers_show_nothing_extra() {
+        let form = chained_form();
+        let base = answers(&[("visited", AnswerValue::YesNo(true))]);
+        let mut a = base.clone();
+        a.insert("no_such_field".into(), AnswerValue::YesNo(true));
+        a.insert("".into(), text("x"));
+        assert_eq!(form.visible_fields(&a), form.visible_fields(&base));
+        // A yes/no where a choice belongs matches no compared value, yet counts as answered.
+        a.insert("problem".into(), AnswerValue::YesNo(true));
+        assert_eq!(form.visible_fields(&a), ["visited", "problem"]);
+        a.insert("visited".into(), text("yes"));
+        assert_eq!(form.visible_fields(&a), ["visited", "why_not"]);
+    }
+
+    #[test]
+    fn a_required_field_is_reported_missing_exactly_when_it_is_shown() {
+        let forms = [FormDefinition::four_questions(), chained_form()];
+        let samples = [
+            Answers::new(),
+            quiet_visit(),
+            answers(&[("has_dispute", AnswerValue::YesNo(true))]),
+            answers(&[
+                ("has_needs", AnswerValue::YesNo(true)),
+                ("need_notes", text("x")),
+            ]),
+            answers(&[("visited", AnswerValue::YesNo(true))]),
+            answers(&[
+                ("visited", AnswerValue::YesNo(true)),
+                ("problem", choice("leak")),
+            ]),
+            answers(&[("problem", choice("leak")), ("details", text("x"))]),
+        ];
+        for form in &forms {
+            for a in &samples {
+                let visible = form.visible_fields(a);
+                let errors = form.validate(a, today());
+                let missing: Vec<&str> = errors
+                    .iter()
+                    .filter(|e| e.code == codes::REQUIRED)
+                    .map(|e| e.field.as_str())
+                    .collect();
+                let expected: Vec<&str> = form
+                    .fields()
+                    .filter(|f| f.required && !a.contains_key(&f.id))
+                    .filter(|f| visible.contains(&f.id))
+                    .map(|f| f.id.as_str())
+                    .collect();
+                assert_eq!(missing, expected, "{} {a:?}", form.id);
+            }
+        }
     }
 
     #[test]

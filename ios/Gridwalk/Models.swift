@@ -117,7 +117,9 @@ final class HouseholdModel: ObservableObject {
     func hide() { revealed = [:] }
 }
 
-/// The visit form rendered from the form definition; the core's field errors come back per field.
+/// The visit form rendered from the form definition. The core decides which fields are shown
+/// (`visibleFields`, asked again at every answer) with the rule it validates by; its field errors
+/// come back per field.
 @MainActor
 final class VisitFormModel: ObservableObject {
     let householdId: String
@@ -125,6 +127,8 @@ final class VisitFormModel: ObservableObject {
     private let startedMs = Int64(Date().timeIntervalSince1970 * 1000)
     @Published var form: FormSpec?
     @Published var answers: [String: AnswerValue] = [:]
+    /// Ids of the fields shown for `answers`, as the core says.
+    @Published var visibleIds: Set<String> = []
     @Published var outcome: VisitOutcome = .met
     @Published var notes = ""
     @Published var photos: [String] = []
@@ -140,24 +144,25 @@ final class VisitFormModel: ObservableObject {
 
     func load() async {
         let formId = self.formId
-        do { form = try FormSpec(json: try await background { try Shell.shared.store().currentFormJson(formId: formId) }) } catch { self.error = message(error) }
+        do {
+            let spec = try FormSpec(json: try await background { try Shell.shared.store().currentFormJson(formId: formId) })
+            // The core checks the definition here: a malformed one fails the load, so the same
+            // JSON cannot make `set` fail later.
+            visibleIds = try Self.shown(spec, answers)
+            form = spec
+        } catch { self.error = message(error) }
     }
 
+    /// Sets (or with nil clears) one answer; its old error goes away and the core says again
+    /// which fields are shown (no store involved: quick enough for every keystroke).
     func set(_ fieldId: String, _ value: AnswerValue?) {
         answers[fieldId] = value
         fieldErrors[fieldId] = nil
+        if let form, let ids = try? Self.shown(form, answers) { visibleIds = ids }
     }
 
-    /// Shown fields: conditions refer only to earlier fields, so walking in order with only the
-    /// shown answers gives what the core will see on save.
-    var visibleIds: Set<String> {
-        var shown: [String: AnswerValue] = [:]
-        var ids = Set<String>()
-        for f in form?.fields ?? [] where f.relevant?.holds(shown) ?? true {
-            ids.insert(f.id)
-            shown[f.id] = answers[f.id]
-        }
-        return ids
+    private static func shown(_ form: FormSpec, _ answers: [String: AnswerValue]) throws -> Set<String> {
+        Set(try visibleFields(formJson: form.json, answers: answers))
     }
 
     func addPhoto(_ jpeg: Data) async {

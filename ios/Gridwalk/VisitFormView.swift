@@ -1,7 +1,7 @@
 import SwiftUI
 
-/// The visit form rendered from the form definition: one control per field type, fields shown by
-/// their conditions, the core's messages under each field.
+/// The visit form rendered from the form definition: one control per field type, the fields the
+/// core says are shown (`model.visibleIds`), the core's messages under each field.
 struct VisitFormView: View {
     @StateObject private var model: VisitFormModel
     @Environment(\.dismiss) private var dismiss

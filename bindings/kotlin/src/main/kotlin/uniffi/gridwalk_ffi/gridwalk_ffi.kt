@@ -40,6 +40,7 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.suspendCancellableCoroutine
 import uniffi.gridwalk_core.AccessEntry
 import uniffi.gridwalk_core.Action
+import uniffi.gridwalk_core.AnswerValue
 import uniffi.gridwalk_core.Category
 import uniffi.gridwalk_core.Conflict
 import uniffi.gridwalk_core.DueHousehold
@@ -51,6 +52,7 @@ import uniffi.gridwalk_core.EventSummary
 import uniffi.gridwalk_core.EventView
 import uniffi.gridwalk_core.FfiConverterTypeAccessEntry
 import uniffi.gridwalk_core.FfiConverterTypeAction
+import uniffi.gridwalk_core.FfiConverterTypeAnswerValue
 import uniffi.gridwalk_core.FfiConverterTypeCategory
 import uniffi.gridwalk_core.FfiConverterTypeConflict
 import uniffi.gridwalk_core.FfiConverterTypeDueHousehold
@@ -114,6 +116,7 @@ import uniffi.gridwalk_core.Visit
 import uniffi.gridwalk_core.VisitInput
 import uniffi.gridwalk_core.RustBuffer as RustBufferAccessEntry
 import uniffi.gridwalk_core.RustBuffer as RustBufferAction
+import uniffi.gridwalk_core.RustBuffer as RustBufferAnswerValue
 import uniffi.gridwalk_core.RustBuffer as RustBufferCategory
 import uniffi.gridwalk_core.RustBuffer as RustBufferConflict
 import uniffi.gridwalk_core.RustBuffer as RustBufferDueHousehold
@@ -982,6 +985,8 @@ internal open class UniffiVTableCallbackInterfaceSyncListener(
 
 
 
+
+
 // For large crates we prevent `MethodTooLargeException` (see #2340)
 // N.B. the name of the extension is very misleading, since it is 
 // rather `InterfaceTooLargeException`, caused by too many methods 
@@ -1000,6 +1005,8 @@ internal interface IntegrityCheckingUniffiLib : Library {
     fun uniffi_gridwalk_ffi_checksum_func_demo_roster(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_func_enrol(
+): Short
+fun uniffi_gridwalk_ffi_checksum_func_visible_fields(
 ): Short
 fun uniffi_gridwalk_ffi_checksum_method_gridstore_access_log(
 ): Short
@@ -1314,6 +1321,8 @@ fun uniffi_gridwalk_ffi_fn_func_demo_roster(`grids`: Int,`householdsPerGrid`: In
 ): RustBufferRosterInput.ByValue
 fun uniffi_gridwalk_ffi_fn_func_enrol(`baseUrl`: RustBuffer.ByValue,`caPem`: RustBuffer.ByValue,`code`: RustBuffer.ByValue,`store`: Pointer,
 ): Long
+fun uniffi_gridwalk_ffi_fn_func_visible_fields(`formJson`: RustBuffer.ByValue,`answers`: RustBuffer.ByValue,uniffi_out_err: UniffiRustCallStatus, 
+): RustBuffer.ByValue
 fun ffi_gridwalk_ffi_rustbuffer_alloc(`size`: Long,uniffi_out_err: UniffiRustCallStatus, 
 ): RustBuffer.ByValue
 fun ffi_gridwalk_ffi_rustbuffer_from_bytes(`bytes`: ForeignBytes.ByValue,uniffi_out_err: UniffiRustCallStatus, 
@@ -1444,6 +1453,9 @@ private fun uniffiCheckApiChecksums(lib: IntegrityCheckingUniffiLib) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_func_enrol() != 38443.toShort()) {
+        throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
+    }
+    if (lib.uniffi_gridwalk_ffi_checksum_func_visible_fields() != 42825.toShort()) {
         throw RuntimeException("UniFFI API checksum mismatch: try cleaning and rebuilding your project")
     }
     if (lib.uniffi_gridwalk_ffi_checksum_method_gridstore_access_log() != 32998.toShort()) {
@@ -4494,6 +4506,34 @@ public object FfiConverterOptionalTypeEventState: FfiConverterRustBuffer<EventSt
 /**
  * @suppress
  */
+public object FfiConverterSequenceString: FfiConverterRustBuffer<List<kotlin.String>> {
+    override fun read(buf: ByteBuffer): List<kotlin.String> {
+        val len = buf.getInt()
+        return List<kotlin.String>(len) {
+            FfiConverterString.read(buf)
+        }
+    }
+
+    override fun allocationSize(value: List<kotlin.String>): ULong {
+        val sizeForLength = 4UL
+        val sizeForItems = value.map { FfiConverterString.allocationSize(it) }.sum()
+        return sizeForLength + sizeForItems
+    }
+
+    override fun write(value: List<kotlin.String>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        value.iterator().forEach {
+            FfiConverterString.write(it, buf)
+        }
+    }
+}
+
+
+
+
+/**
+ * @suppress
+ */
 public object FfiConverterSequenceTypeAccessEntry: FfiConverterRustBuffer<List<AccessEntry>> {
     override fun read(buf: ByteBuffer): List<AccessEntry> {
         val len = buf.getInt()
@@ -4894,6 +4934,47 @@ public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.Strin
 
 
 
+/**
+ * @suppress
+ */
+public object FfiConverterMapStringTypeAnswerValue: FfiConverterRustBuffer<Map<kotlin.String, AnswerValue>> {
+    override fun read(buf: ByteBuffer): Map<kotlin.String, AnswerValue> {
+        val len = buf.getInt()
+        return buildMap<kotlin.String, AnswerValue>(len) {
+            repeat(len) {
+                val k = FfiConverterString.read(buf)
+                val v = FfiConverterTypeAnswerValue.read(buf)
+                this[k] = v
+            }
+        }
+    }
+
+    override fun allocationSize(value: Map<kotlin.String, AnswerValue>): ULong {
+        val spaceForMapSize = 4UL
+        val spaceForChildren = value.map { (k, v) ->
+            FfiConverterString.allocationSize(k) +
+            FfiConverterTypeAnswerValue.allocationSize(v)
+        }.sum()
+        return spaceForMapSize + spaceForChildren
+    }
+
+    override fun write(value: Map<kotlin.String, AnswerValue>, buf: ByteBuffer) {
+        buf.putInt(value.size)
+        // The parens on `(k, v)` here ensure we're calling the right method,
+        // which is important for compatibility with older android devices.
+        // Ref https://blog.danlew.net/2017/03/16/kotlin-puzzler-whose-line-is-it-anyways/
+        value.forEach { (k, v) ->
+            FfiConverterString.write(k, buf)
+            FfiConverterTypeAnswerValue.write(v, buf)
+        }
+    }
+}
+
+
+
+
+
+
 
 
 
@@ -5007,5 +5088,26 @@ public object FfiConverterMapStringUInt: FfiConverterRustBuffer<Map<kotlin.Strin
         GridException.ErrorHandler,
     )
     }
+
+        /**
+         * The ids of the fields to show, in form order, for the answers given so far: exactly the
+         * fields `GridStore.recordVisit` treats as relevant. A field is shown when its condition holds
+         * on the answers of the fields shown before it; an answer kept for a hidden field counts as not
+         * given. Send only the answers of shown fields when saving.
+         *
+         * `form_json` is a definition as `GridStore.formJson` / `currentFormJson` return it; a
+         * malformed one fails with [`GridError::InvalidInput`] on field `form`. No store and no I/O:
+         * for a form of tens of fields a call takes well under a millisecond (reading the JSON is most
+         * of it), so call it on every answer change, on the UI thread if need be.
+         */
+    @Throws(GridException::class) fun `visibleFields`(`formJson`: kotlin.String, `answers`: Map<kotlin.String, AnswerValue>): List<kotlin.String> {
+            return FfiConverterSequenceString.lift(
+    uniffiRustCallWithError(GridException) { _status ->
+    UniffiLib.INSTANCE.uniffi_gridwalk_ffi_fn_func_visible_fields(
+        FfiConverterString.lower(`formJson`),FfiConverterMapStringTypeAnswerValue.lower(`answers`),_status)
+}
+    )
+    }
+    
 
 

@@ -26,6 +26,7 @@ import uniffi.gridwalk_core.VisitOutcome
 import uniffi.gridwalk_ffi.GridException
 import uniffi.gridwalk_ffi.GridStore
 import uniffi.gridwalk_ffi.demoRoster
+import uniffi.gridwalk_ffi.visibleFields
 
 /**
  * Proves the Kotlin binding against the real library: records, enums, maps, bytes, typed errors,
@@ -175,6 +176,21 @@ class GridStoreTest {
             }
             assertEquals(listOf("answers.inspected_on" to "invalid"), e.errors.map { it.field to it.code })
             val malformed = assertFailsWith<GridException.InvalidInput> { store.publishFormJson("{") }
+            assertEquals("form", malformed.errors.single().field)
+        }
+    }
+
+    @Test
+    fun `visible fields are answered by the core from the form JSON and a map of answers`() {
+        open().use { store ->
+            val json = store.formJson("four_questions", 1u)
+            val quiet = visibleFields(json, emptyMap())
+            assertTrue("has_needs" in quiet && "need_types" !in quiet)
+            val needs = visibleFields(json, mapOf("has_needs" to AnswerValue.YesNo(true), "nope" to AnswerValue.Text("x")))
+            assertEquals(quiet.size + 2, needs.size)
+            assertEquals(needs.indexOf("has_needs") + 1, needs.indexOf("need_types"))
+
+            val malformed = assertFailsWith<GridException.InvalidInput> { visibleFields("{", emptyMap()) }
             assertEquals("form", malformed.errors.single().field)
         }
     }

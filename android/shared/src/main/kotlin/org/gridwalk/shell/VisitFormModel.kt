@@ -11,11 +11,14 @@ import uniffi.gridwalk_core.Visit
 import uniffi.gridwalk_core.VisitInput
 import uniffi.gridwalk_core.VisitOutcome
 import uniffi.gridwalk_ffi.GridException
+import uniffi.gridwalk_ffi.visibleFields
 
 /** The visit form screen. */
 data class VisitFormState(
     val form: Loadable<FormSpec> = Loadable.Loading,
     val answers: Map<String, AnswerValue> = emptyMap(),
+    /** Ids of the fields shown for [answers], in form order, as the core decides (visibleFields). */
+    val visibleIds: List<String> = emptyList(),
     val outcome: VisitOutcome = VisitOutcome.MET,
     val present: List<String> = emptyList(),
     val needs: List<NeedInput> = emptyList(),
@@ -29,43 +32,30 @@ data class VisitFormState(
     val saving: Boolean = false,
     val saved: Visit? = null,
 ) {
-    /**
-     * The sections with only the fields that apply to the answers so far. Conditions refer only
-     * to earlier fields, so walking in order and keeping only shown answers gives what the core
-     * will see when the visit is saved.
-     */
+    /** The sections with only their shown fields; sections with none are left out. */
     val visibleSections: List<FormSection>
         get() {
             val spec = (form as? Loadable.Ready)?.value ?: return emptyList()
-            val visibleIds = visibleFieldIds(spec)
+            val shown = visibleIds.toSet()
             return spec.sections
-                .map { s -> s.copy(fields = s.fields.filter { it.id in visibleIds }) }
+                .map { s -> s.copy(fields = s.fields.filter { it.id in shown }) }
                 .filter { it.fields.isNotEmpty() }
         }
 
-    /** The answers of fields that are shown; answers of hidden fields are kept but not sent. */
-    fun shownAnswers(spec: FormSpec): Map<String, AnswerValue> {
-        val ids = visibleFieldIds(spec)
-        return answers.filterKeys { it in ids }
-    }
-
-    private fun visibleFieldIds(spec: FormSpec): Set<String> {
-        val shown = LinkedHashMap<String, AnswerValue>()
-        val ids = LinkedHashSet<String>()
-        for (f in spec.fields) {
-            if (f.relevant?.holds(shown) != false) {
-                ids += f.id
-                answers[f.id]?.let { shown[f.id] = it }
-            }
+    /** The answers of shown fields: what is sent. Answers of hidden fields are kept, not sent. */
+    val shownAnswers: Map<String, AnswerValue>
+        get() {
+            val shown = visibleIds.toSet()
+            return answers.filterKeys { it in shown }
         }
-        return ids
-    }
 }
 
 /**
  * A visit to one household with a form rendered from its definition (the four questions, or
- * any form the office publishes). Saving hands everything to GridStore.recordVisit, which
- * validates; its per-field errors come back into [VisitFormState.fieldErrors].
+ * any form the office publishes). The core decides which fields are shown (visibleFields, asked
+ * again at every answer) with the same rule it validates by. Saving hands the shown answers to
+ * GridStore.recordVisit, which validates; its per-field errors come back into
+ * [VisitFormState.fieldErrors].
  */
 class VisitFormModel(
     private val repo: GridRepository,
@@ -78,16 +68,19 @@ class VisitFormModel(
     val state: StateFlow<VisitFormState> = _state.asStateFlow()
 
     suspend fun load() {
-        val form = loading { FormSpec.parse(repo.currentFormJson(formId)) }
-        _state.update { it.copy(form = form) }
+        // visibleFields checks the definition: a malformed one fails the load here, so the same
+        // JSON cannot make it fail later in [answer].
+        val form = loading { FormSpec.parse(repo.currentFormJson(formId)).also { visibleFields(it.json, emptyMap()) } }
+        _state.update { it.copy(form = form, visibleIds = visibleIds(form, it.answers)) }
     }
 
-    /** Sets (or with null clears) one answer; its old error goes away. */
+    /**
+     * Sets (or with null clears) one answer; its old error goes away and the core says again
+     * which fields are shown (no store involved: quick enough for every keystroke).
+     */
     fun answer(fieldId: String, value: AnswerValue?) = _state.update {
-        it.copy(
-            answers = if (value == null) it.answers - fieldId else it.answers + (fieldId to value),
-            fieldErrors = it.fieldErrors - fieldId,
-        )
+        val answers = if (value == null) it.answers - fieldId else it.answers + (fieldId to value)
+        it.copy(answers = answers, visibleIds = visibleIds(it.form, answers), fieldErrors = it.fieldErrors - fieldId)
     }
 
     fun outcome(outcome: VisitOutcome) = _state.update { it.copy(outcome = outcome) }
@@ -121,7 +114,7 @@ class VisitFormModel(
             location = s.location,
             formId = spec.id,
             formVersion = spec.version,
-            answers = s.shownAnswers(spec),
+            answers = s.shownAnswers,
             needs = s.needs,
             photos = s.photos,
             notes = s.notes,
@@ -148,6 +141,9 @@ class VisitFormModel(
 
     private companion object {
         const val ANSWERS = "answers."
+
+        fun visibleIds(form: Loadable<FormSpec>, answers: Map<String, AnswerValue>): List<String> =
+            (form as? Loadable.Ready)?.value?.let { visibleFields(it.json, answers) }.orEmpty()
     }
 }
 

@@ -15,10 +15,10 @@ class VisitFormModelTest {
     @TempDir
     lateinit var dir: Path
 
-    private fun VisitFormState.visibleIds() = visibleSections.flatMap { s -> s.fields.map { it.id } }
+    private fun VisitFormState.renderedIds() = visibleSections.flatMap { s -> s.fields.map { it.id } }
 
     @Test
-    fun `the four questions render from the form JSON and irrelevant fields are hidden`() = runBlocking<Unit> {
+    fun `the four questions render from the form JSON and the core hides irrelevant fields`() = runBlocking<Unit> {
         TestStore(dir).use { t ->
             val households = t.store.gridHouseholds(t.gridId)
             val model = VisitFormModel(t.repo, households.first().id)
@@ -36,14 +36,14 @@ class VisitFormModelTest {
 
             // Fields behind "has a dispute" / "has needs" stay hidden until the answer is yes.
             val hidden = setOf("dispute_kind", "dispute_notes", "need_types", "need_notes")
-            assertTrue(model.state.value.visibleIds().none { it in hidden })
+            assertTrue(model.state.value.renderedIds().none { it in hidden })
             model.answer("has_needs", AnswerValue.YesNo(true))
-            assertTrue(model.state.value.visibleIds().containsAll(listOf("need_types", "need_notes")))
+            assertTrue(model.state.value.renderedIds().containsAll(listOf("need_types", "need_notes")))
             model.answer("need_types", AnswerValue.Choices(listOf("elderly_care")))
             model.answer("has_needs", AnswerValue.YesNo(false))
-            assertFalse("need_types" in model.state.value.visibleIds())
+            assertFalse("need_types" in model.state.value.renderedIds())
             // The hidden answer is kept (in case the worker flips back) but not sent.
-            assertFalse("need_types" in model.state.value.shownAnswers(form))
+            assertFalse("need_types" in model.state.value.shownAnswers)
 
             model.answer("household_changes", AnswerValue.Choices(listOf("none")))
             model.answer("has_dispute", AnswerValue.YesNo(false))
@@ -86,7 +86,9 @@ class VisitFormModelTest {
                   {"id":"exit_notes","label":"通道说明","type":"text","relevant":{"op":"contains","field":"hazards","value":"exit"}},
                   {"id":"risk","label":"风险等级","type":"single_choice","options":[{"value":"low","label":"低"},{"value":"high","label":"高"}]},
                   {"id":"fixed","label":"当场整改","type":"yes_no",
-                   "relevant":{"op":"all","conds":[{"op":"answered","field":"hazards"},{"op":"not","cond":{"op":"equals","field":"risk","value":{"type":"choice","value":"low"}}}]}}
+                   "relevant":{"op":"all","conds":[{"op":"answered","field":"hazards"},{"op":"not","cond":{"op":"equals","field":"risk","value":{"type":"choice","value":"low"}}}]}},
+                  {"id":"exit_cleared","label":"通道已清理","type":"yes_no","required":true,
+                   "relevant":{"op":"answered","field":"exit_notes"}}
                 ]}]}
                 """.trimIndent(),
             )
@@ -95,16 +97,24 @@ class VisitFormModelTest {
             val form = assertIs<Loadable.Ready<FormSpec>>(model.state.value.form).value
             assertEquals(2u, form.version)
             assertEquals(
-                listOf(FieldType.DATE, FieldType.NUMBER, FieldType.MULTI, FieldType.TEXT, FieldType.SINGLE, FieldType.YES_NO),
+                listOf(FieldType.DATE, FieldType.NUMBER, FieldType.MULTI, FieldType.TEXT, FieldType.SINGLE, FieldType.YES_NO, FieldType.YES_NO),
                 form.fields.map { it.type },
             )
             assertTrue(form.fields.single { it.id == "extinguishers" }.integer)
-            assertEquals(listOf("checked_on", "extinguishers", "hazards", "risk"), model.state.value.visibleIds())
+            assertEquals(listOf("checked_on", "extinguishers", "hazards", "risk"), model.state.value.renderedIds())
 
             model.answer("hazards", AnswerValue.Choices(listOf("exit")))
-            assertEquals(listOf("checked_on", "extinguishers", "hazards", "exit_notes", "risk", "fixed"), model.state.value.visibleIds())
+            assertEquals(listOf("checked_on", "extinguishers", "hazards", "exit_notes", "risk", "fixed"), model.state.value.renderedIds())
             model.answer("risk", AnswerValue.Choice("low"))
-            assertFalse("fixed" in model.state.value.visibleIds())
+            assertFalse("fixed" in model.state.value.renderedIds())
+
+            // A condition on a hidden field: the kept exit note no longer counts once the exit
+            // hazard is unticked, so the required follow-up hides with it and is not asked on save.
+            model.answer("exit_notes", AnswerValue.Text("楼道堆物"))
+            assertTrue("exit_cleared" in model.state.value.renderedIds())
+            model.answer("hazards", AnswerValue.Choices(listOf("wires")))
+            assertEquals(listOf("checked_on", "extinguishers", "hazards", "risk"), model.state.value.renderedIds())
+            assertEquals(setOf("hazards", "risk"), model.state.value.shownAnswers.keys)
 
             model.answer("checked_on", AnswerValue.Date("2025/06/01"))
             assertFalse(model.save())

@@ -40,7 +40,8 @@ import uniffi.gridwalk_core.VisitOutcome
 
 /**
  * The visit form, rendered from whatever form definition the store holds: one widget per field
- * type, fields shown or hidden by their conditions, the core's messages under each field.
+ * type, the fields the core says are shown (VisitFormState.visibleSections), the core's messages
+ * under each field.
  */
 @Composable
 fun VisitFormScreen(householdId: String, onSaved: () -> Unit) {
