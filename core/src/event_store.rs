@@ -443,11 +443,7 @@ impl Store {
                 actor.role
             )));
         }
-        let p = &actor.person_id;
-        if p.trim().is_empty()
-            || p.len() > events::MAX_PERSON_ID_BYTES
-            || p.chars().any(char::is_control)
-        {
+        if !events::is_staff_person_id(&actor.person_id) {
             return Err(Error::field("person_id", "invalid", "人员编号无效"));
         }
         self.take_step(id, action, step, actor)

@@ -117,6 +117,15 @@ pub const STAFF_ROLES: [&str; 3] = ["office", "grid_leader", "grid_worker"];
 /// Longest person id a step may carry (the server's limit on ids).
 pub const MAX_PERSON_ID_BYTES: usize = 128;
 
+/// Whether `person_id` may name the actor of a step the office records for a staff member: not
+/// blank, at most [`MAX_PERSON_ID_BYTES`], no control characters. The office replica checks it
+/// before writing and the server again when the replica pushes.
+pub fn is_staff_person_id(person_id: &str) -> bool {
+    !person_id.trim().is_empty()
+        && person_id.len() <= MAX_PERSON_ID_BYTES
+        && !person_id.chars().any(char::is_control)
+}
+
 /// Where an event is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -593,7 +602,7 @@ fn check_change(
                     }
                     steps.entry(op.obj).or_default().1 = Some(v.to_string());
                 }
-                "by" if for_staff && (v.trim().is_empty() || v.len() > MAX_PERSON_ID_BYTES) => {
+                "by" if for_staff && !is_staff_person_id(v) => {
                     return Err("a step must name a person".into());
                 }
                 "by" if !for_staff && v.as_str() != person_id => {
