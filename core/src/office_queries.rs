@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::events::{EventSource, EventState, Level};
-use crate::model::{GridCounts, HouseholdSummary, Urgency, VisitOutcome};
-use crate::store::{SUMMARY_SQL, like_escape, local_date, shanghai, summary_row};
+use crate::model::{DueHousehold, GridCounts, HouseholdSummary, Urgency, VisitOutcome};
+use crate::store::{DAY_MS, SUMMARY_SQL, like_escape, local_date, shanghai, summary_row};
 
 /// An event as the office lists it: the projection row with its deadlines.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -405,6 +405,40 @@ impl Store {
         })
     }
 
+    /// Households of `grids` (all when `None`) due for a visit at `now_ms`, most overdue first.
+    /// Never-visited households come first; the interval is the shortest of the care tags'.
+    pub fn office_due_for_visit(
+        &self,
+        now_ms: i64,
+        grids: Option<&[String]>,
+    ) -> Result<Vec<DueHousehold>> {
+        let policy = self.visit_policy()?;
+        let grids = id_list(grids)?;
+        let all = self.db.read(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("{SUMMARY_SQL} WHERE {}", in_grids("grid_id", 1)))?;
+            let rows = stmt.query_map([grids], summary_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })?;
+        let mut due: Vec<DueHousehold> = all
+            .into_iter()
+            .filter_map(|h| {
+                let interval = policy.interval_days(&h.care_tags);
+                let due_ms = h.last_visit_ms.map(|l| l + i64::from(interval) * DAY_MS);
+                match due_ms {
+                    Some(d) if d > now_ms => None,
+                    _ => Some(DueHousehold {
+                        household: h,
+                        interval_days: interval,
+                        due_ms,
+                    }),
+                }
+            })
+            .collect();
+        due.sort_by(|a, b| (a.due_ms, &a.household.id).cmp(&(b.due_ms, &b.household.id)));
+        Ok(due)
+    }
+
     /// Per grid of `grids` (all when `None`): households, and households visited in the
     /// calendar month of `now_ms` (Asia/Shanghai), by grid id. A grid without households has no
     /// row.
@@ -607,6 +641,12 @@ mod tests {
             }]
         );
         assert!(s.office_grid_counts(now, Some(&none)).unwrap().is_empty());
+        // Due for a visit: the two never-visited households of each grid; only g2's when asked.
+        assert_eq!(s.office_due_for_visit(now, None).unwrap().len(), 4);
+        let due = s.office_due_for_visit(now, Some(&g2)).unwrap();
+        assert_eq!(due.len(), 2);
+        assert!(due.iter().all(|d| d.household.grid_id == "g2"));
+        assert!(s.office_due_for_visit(now, Some(&none)).unwrap().is_empty());
         assert_eq!(s.find_households("", None, 100).unwrap().len(), 6);
         let hs = s.find_households("", Some(&g2), 100).unwrap();
         assert_eq!(hs.len(), 3);

@@ -43,7 +43,7 @@ pub fn local_date(ms: i64) -> chrono::NaiveDate {
 }
 
 /// Milliseconds in a day.
-const DAY_MS: i64 = 86_400_000;
+pub(crate) const DAY_MS: i64 = 86_400_000;
 /// A visit may end at most this far in the future (phone clocks drift).
 const CLOCK_SKEW_MS: i64 = 10 * 60 * 1000;
 /// The roster document's id.
@@ -720,30 +720,8 @@ impl Store {
     /// Households due for a visit at `now_ms` (optionally of one grid), most overdue first.
     /// Never-visited households come first; the interval is the shortest of the care tags'.
     pub fn due_for_visit(&self, grid_id: Option<&str>, now_ms: i64) -> Result<Vec<DueHousehold>> {
-        let policy = self.visit_policy()?;
-        let all = self.db.read(|c| {
-            let mut stmt =
-                c.prepare_cached(&format!("{SUMMARY_SQL} WHERE (?1 IS NULL OR grid_id = ?1)"))?;
-            let rows = stmt.query_map([grid_id], summary_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })?;
-        let mut due: Vec<DueHousehold> = all
-            .into_iter()
-            .filter_map(|h| {
-                let interval = policy.interval_days(&h.care_tags);
-                let due_ms = h.last_visit_ms.map(|l| l + i64::from(interval) * DAY_MS);
-                match due_ms {
-                    Some(d) if d > now_ms => None,
-                    _ => Some(DueHousehold {
-                        household: h,
-                        interval_days: interval,
-                        due_ms,
-                    }),
-                }
-            })
-            .collect();
-        due.sort_by(|a, b| (a.due_ms, &a.household.id).cmp(&(b.due_ms, &b.household.id)));
-        Ok(due)
+        let one = grid_id.map(|g| [g.to_string()]);
+        self.office_due_for_visit(now_ms, one.as_ref().map(|g| &g[..]))
     }
 
     /// Residents whose name or phone starts with `query` (at most 50).

@@ -4,7 +4,6 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use chrono::{Datelike, TimeZone};
-use gridwalk_core::DueHousehold;
 use gridwalk_core::events::{EventSource, EventState};
 use gridwalk_core::office_queries::OfficeEvent;
 use gridwalk_core::store::{local_date, shanghai};
@@ -337,26 +336,6 @@ pub fn dispute_resolution(events: &[OfficeEvent]) -> (u64, u64) {
     (total, closed)
 }
 
-/// Households of `grids` (all when `None`) due for a visit at `now_ms`, most overdue first, as
-/// [`gridwalk_core::Store::due_for_visit`] orders them; each grid is read by its own query, so
-/// other grids' households are never loaded.
-pub fn due_for_visit(
-    s: &gridwalk_core::Store,
-    grids: Option<&[String]>,
-    now_ms: i64,
-) -> gridwalk_core::Result<Vec<DueHousehold>> {
-    let Some(grids) = grids else {
-        return s.due_for_visit(None, now_ms);
-    };
-    let grids: std::collections::BTreeSet<&String> = grids.iter().collect();
-    let mut due = Vec::new();
-    for g in grids {
-        due.extend(s.due_for_visit(Some(g), now_ms)?);
-    }
-    due.sort_by(|a, b| (a.due_ms, &a.household.id).cmp(&(b.due_ms, &b.household.id)));
-    Ok(due)
-}
-
 /// Coverage filter.
 #[derive(Debug, Default, Deserialize)]
 pub struct MonthQuery {
@@ -386,7 +365,7 @@ pub async fn coverage(
             .map(|p| (p.id, p.name))
             .collect();
         let workers = s.worker_coverage(from, to, mine)?;
-        let mut due = due_for_visit(s, mine, now)?;
+        let mut due = s.office_due_for_visit(now, mine)?;
         due.retain(|d| !d.household.care_tags.is_empty());
         let events = s.office_events(Some(from), Some(to), mine)?;
         Ok((grids, names, workers, due, events))
